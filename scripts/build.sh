@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds mailport into build/ (or $MAILPORT_BUILD_DIR).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${MAILPORT_BUILD_DIR:-$root/build}
+"$root/scripts/install-deps.sh" build
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)"
