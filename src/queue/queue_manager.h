@@ -11,8 +11,18 @@
 //
 // Every outcome is logged as one line per recipient:
 //   QUEUEID: to=<rcpt>, relay=..., delay=..., dsn=X.Y.Z, status=sent (...)
+//
+// Progress is recorded with Spool::Update after each recipient that is
+// delivered, so a crash redelivers at most the recipient that was in
+// flight (at-least-once delivery for that one recipient only).  A bounced
+// recipient is recorded as bounced only once its bounce is stored; after a
+// crash in between it is tried again, and bounced again.
+//
+// The whole queue is also rescanned every queue_run_delay, which picks up
+// mail stored by other processes and messages whose schedule was lost.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,6 +55,15 @@ class Transport {
 // it (the recipient is then deferred with "no transport" in the log).
 using TransportSelector = std::function<Transport*(std::string_view)>;
 
+// Returns the wait before the next attempt after `attempts` failed ones:
+// minimal * 2^(attempts-1), at most `maximal`, and never below one second
+// so that a zero setting cannot make a delivery thread spin.
+std::chrono::seconds RetryDelay(int attempts, std::chrono::seconds minimal,
+                                std::chrono::seconds maximal);
+
+// Thread model: the public methods may be called from any thread; they only
+// take the scheduling lock and never block on the disk, except Start() and
+// FlushAll(), which list the queue directory.
 class QueueManager {
  public:
   QueueManager(Spool& spool, const config::GlobalSettings& settings,

@@ -8,7 +8,13 @@
 // with a temporary error, because the kernel may already have dropped the
 // unsynced pages and carrying on could lose mail silently.
 //
-// All methods block on the disk and are safe to call from several threads.
+// Read() of a queue file that is truncated or damaged moves it (and its
+// state file) to queue_directory/corrupt, logs an error and returns a
+// permanent error; queue files are never deleted for being unreadable.
+//
+// All methods block on the disk and are safe to call from several threads,
+// as long as no two threads Update() or Remove() the same queue id at once
+// (the queue manager hands each message to one delivery thread).
 #pragma once
 
 #include <chrono>
@@ -66,6 +72,11 @@ class Spool {
   virtual Status Update(const QueuedMessage& message) = 0;
   // Removes a message whose recipients are all done.
   virtual Status Remove(const std::string& queue_id) = 0;
+
+  // Test-only: while `fail` is true every fsync the spool makes fails with
+  // EIO, as on a failing disk, which latches the spool.  Spools that do
+  // not write files ignore it.
+  virtual void SetFsyncFailureForTesting(bool fail) { (void)fail; }
 };
 
 // Runs Spool::StoreBatch on a dedicated disk thread, so that network threads
