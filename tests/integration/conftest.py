@@ -19,7 +19,8 @@ import harness  # noqa: E402
 def server(request):
     instance = harness.MailServer(
         extra_main=getattr(request.module, "EXTRA_MAIN", None),
-        extra_services=getattr(request.module, "EXTRA_SERVICES", None))
+        extra_services=getattr(request.module, "EXTRA_SERVICES", None),
+    )
     try:
         instance.start()
         yield instance

@@ -35,9 +35,11 @@ def binary(name):
     """Return the path of a program that CTest passes in the environment."""
     path = os.environ.get(name)
     if not path:
-        raise RuntimeError(f"environment variable {name} is not set; run the "
-                                              "tests through ctest, which sets it to the built "
-                                              "program")
+        raise RuntimeError(
+            f"environment variable {name} is not set; run the "
+            "tests through ctest, which sets it to the built "
+            "program"
+        )
     return path
 
 
@@ -56,27 +58,42 @@ def free_ports(count):
 
 
 def make_certificate(cert, key, hostname="mail.example.test"):
-    """Write a self-signed EC certificate valid for `hostname` and 127.0.0.1."""
-    subprocess.run([
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj",
-            f"/CN={hostname}", "-addext",
-            f"subjectAltName=DNS:{hostname},IP:127.0.0.1", "-keyout",
-            str(key), "-out",
-            str(cert)
-    ],
-                                  check=True,
-                                  capture_output=True)
+    """Write a self-signed EC certificate for `hostname` and 127.0.0.1."""
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            f"/CN={hostname}",
+            "-addext",
+            f"subjectAltName=DNS:{hostname},IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def run_admin(config_dir, *args, input_text=None):
     """Run `$MAILPORT -c DIR ARGS...` and return the CompletedProcess."""
-    return subprocess.run([binary("MAILPORT"), "-c",
-                                                  str(config_dir), *args],
-                                                input=input_text,
-                                                capture_output=True,
-                                                text=True,
-                                                timeout=60)
+    return subprocess.run(
+        [binary("MAILPORT"), "-c", str(config_dir), *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 class MailServer:
@@ -87,8 +104,12 @@ class MailServer:
     services given as (key, master.cf arguments after "smtpd").
     """
 
-    def __init__(self, extra_main=None, extra_services=None,
-                              users=(("alice", "secret"), ("bob", "bobsecret"))):
+    def __init__(
+        self,
+        extra_main=None,
+        extra_services=None,
+        users=(("alice", "secret"), ("bob", "bobsecret")),
+    ):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="mailport-it-"))
         self.extra_main = dict(extra_main or {})
         self.extra_services = list(extra_services or [])
@@ -114,60 +135,70 @@ class MailServer:
     def main_cf_lines(self):
         d = self.dir
         lines = [
-                "myhostname = mail.example.test",
-                "mydomain = example.test",
-                "mydestination = $myhostname, example.test, localhost",
-                "mynetworks = 192.0.2.0/24",
-                f"data_directory = {d}/data",
-                f"queue_directory = {d}/queue",
-                f"smtpd_sasl_path = {d}/passwd",
-                f"mailbox_base = {d}/mailboxes",
-                f"smtpd_tls_cert_file = {d}/cert.pem",
-                f"smtpd_tls_key_file = {d}/key.pem",
-                "smtpd_tls_security_level = may",
-                "smtpd_tls_auth_only = yes",
-                "smtpd_sasl_failure_delay = 0s",
+            "myhostname = mail.example.test",
+            "mydomain = example.test",
+            "mydestination = $myhostname, example.test, localhost",
+            "mynetworks = 192.0.2.0/24",
+            f"data_directory = {d}/data",
+            f"queue_directory = {d}/queue",
+            f"smtpd_sasl_path = {d}/passwd",
+            f"mailbox_base = {d}/mailboxes",
+            f"smtpd_tls_cert_file = {d}/cert.pem",
+            f"smtpd_tls_key_file = {d}/key.pem",
+            "smtpd_tls_security_level = may",
+            "smtpd_tls_auth_only = yes",
+            "smtpd_sasl_failure_delay = 0s",
         ]
-        lines += [f"{name} = {value}" for name, value in self.extra_main.items()]
+        lines += [
+            f"{name} = {value}" for name, value in self.extra_main.items()
+        ]
         return lines
 
     def master_cf_lines(self):
         p = self.ports
         lines = [
-                f"127.0.0.1:{p['plain']} inet n - n - - smtpd",
-                f"127.0.0.1:{p['submission']} inet n - n - - smtpd"
-                " -o smtpd_submission=yes -o smtpd_tls_security_level=encrypt"
-                " -o smtpd_sasl_auth_enable=yes",
-                f"127.0.0.1:{p['submissions']} inet n - n - - smtpd"
-                " -o smtpd_submission=yes -o smtpd_tls_wrappermode=yes"
-                " -o smtpd_sasl_auth_enable=yes",
+            f"127.0.0.1:{p['plain']} inet n - n - - smtpd",
+            f"127.0.0.1:{p['submission']} inet n - n - - smtpd"
+            " -o smtpd_submission=yes -o smtpd_tls_security_level=encrypt"
+            " -o smtpd_sasl_auth_enable=yes",
+            f"127.0.0.1:{p['submissions']} inet n - n - - smtpd"
+            " -o smtpd_submission=yes -o smtpd_tls_wrappermode=yes"
+            " -o smtpd_sasl_auth_enable=yes",
         ]
         for name, arguments in self.extra_services:
-            lines.append(f"127.0.0.1:{p[name]} inet n - n - - smtpd {arguments}")
+            lines.append(
+                f"127.0.0.1:{p[name]} inet n - n - - smtpd {arguments}"
+            )
         return lines
 
     def _write_config(self):
-        (self.dir / "main.cf").write_text("\n".join(self.main_cf_lines()) + "\n")
-        (self.dir / "master.cf").write_text("\n".join(self.master_cf_lines()) +
-                                                                                "\n")
+        (self.dir / "main.cf").write_text(
+            "\n".join(self.main_cf_lines()) + "\n"
+        )
+        (self.dir / "master.cf").write_text(
+            "\n".join(self.master_cf_lines()) + "\n"
+        )
 
     def add_user(self, name, password):
-        result = run_admin(self.dir, "user", "add", name,
-                                              input_text=password + "\n")
+        result = run_admin(
+            self.dir, "user", "add", name, input_text=password + "\n"
+        )
         assert result.returncode == 0, (
-                f"mailport user add {name} failed with exit code "
-                f"{result.returncode}:\n{result.stdout}{result.stderr}")
+            f"mailport user add {name} failed with exit code "
+            f"{result.returncode}:\n{result.stdout}{result.stderr}"
+        )
 
     # Process control -------------------------------------------------------
 
     def start(self):
         """Start mailportd and wait until every port sends its greeting."""
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([binary("MAILPORTD"), "-c",
-                                                                          str(self.dir)],
-                                                                        stdin=subprocess.DEVNULL,
-                                                                        stdout=log,
-                                                                        stderr=log)
+        self.process = subprocess.Popen(
+            [binary("MAILPORTD"), "-c", str(self.dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
         log.close()
         self.wait_ready()
 
@@ -177,8 +208,10 @@ class MailServer:
         while pending:
             if self.process.poll() is not None:
                 raise AssertionError(
-                        f"mailportd exited with code {self.process.returncode} before "
-                        f"it was ready; its log:\n{self.log()}")
+                    "mailportd exited with code "
+                    f"{self.process.returncode} before "
+                    f"it was ready; its log:\n{self.log()}"
+                )
             for name, port in list(pending.items()):
                 if self._greets(port, name in self.implicit_tls):
                     del pending[name]
@@ -187,8 +220,10 @@ class MailServer:
             if time.monotonic() > deadline:
                 self.stop()
                 raise AssertionError(
-                        f"mailportd did not greet on {sorted(pending.values())} within "
-                        f"{READY_TIMEOUT:.0f} s; its log:\n{self.log()}")
+                    "mailportd did not greet on "
+                    f"{sorted(pending.values())} within "
+                    f"{READY_TIMEOUT:.0f} s; its log:\n{self.log()}"
+                )
             time.sleep(0.1)
 
     @staticmethod
@@ -246,8 +281,10 @@ class MailServer:
             if match:
                 return match
             if time.monotonic() > deadline:
-                raise AssertionError(f"no log line matched {pattern!r} within "
-                                                          f"{timeout:.0f} s; the log:\n{self.log()}")
+                raise AssertionError(
+                    f"no log line matched {pattern!r} within "
+                    f"{timeout:.0f} s; the log:\n{self.log()}"
+                )
             time.sleep(0.1)
 
     # Maildir ---------------------------------------------------------------
@@ -279,9 +316,11 @@ class MailServer:
                 return found[0]
             if time.monotonic() > deadline:
                 raise AssertionError(
-                        f"no message containing {marker!r} reached {user}'s Maildir "
-                        f"({self.maildir_new(user)}) within {timeout:.0f} s; the log:\n"
-                        f"{self.log()}")
+                    f"no message containing {marker!r} reached {user}'s "
+                    f"Maildir ({self.maildir_new(user)}) within "
+                    f"{timeout:.0f} s; the log:\n"
+                    f"{self.log()}"
+                )
             time.sleep(0.1)
 
     def wait_for_count(self, user, markers, timeout=DELIVERY_TIMEOUT):
@@ -290,14 +329,17 @@ class MailServer:
         deadline = time.monotonic() + timeout
         while True:
             messages = self.messages(user)
-            missing = [m for m in markers if not any(m in msg for msg in messages)]
+            missing = [
+                m for m in markers if not any(m in msg for msg in messages)
+            ]
             if not missing:
                 return messages
             if time.monotonic() > deadline:
                 raise AssertionError(
-                        f"{len(missing)} of {len(markers)} messages did not reach "
-                        f"{user}'s Maildir within {timeout:.0f} s, for example "
-                        f"{missing[:3]}; the log:\n{self.log()}")
+                    f"{len(missing)} of {len(markers)} messages did not reach "
+                    f"{user}'s Maildir within {timeout:.0f} s, for example "
+                    f"{missing[:3]}; the log:\n{self.log()}"
+                )
             time.sleep(0.2)
 
 
@@ -316,8 +358,9 @@ class SmtpClient:
 
     def __init__(self, port, implicit_tls=False, timeout=SOCKET_TIMEOUT):
         self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                                                                  timeout=timeout)
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout
+        )
         self.buffer = b""
         self.tls = False
         if implicit_tls:
@@ -325,8 +368,9 @@ class SmtpClient:
         self.greeting = self.read_reply()
 
     def _wrap(self):
-        self.sock = client_context().wrap_socket(self.sock,
-                                                                                          server_hostname="mail.example.test")
+        self.sock = client_context().wrap_socket(
+            self.sock, server_hostname="mail.example.test"
+        )
         self.tls = True
 
     def close(self):
@@ -345,7 +389,9 @@ class SmtpClient:
         while b"\r\n" not in self.buffer:
             chunk = self.sock.recv(65536)
             if not chunk:
-                raise EOFError(f"connection closed; unread bytes {self.buffer!r}")
+                raise EOFError(
+                    f"connection closed; unread bytes {self.buffer!r}"
+                )
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\r\n", 1)
         return line.decode("utf-8", errors="replace")
@@ -375,8 +421,9 @@ class SmtpClient:
     def starttls(self):
         code, lines = self.command("STARTTLS")
         assert code == 220, f"STARTTLS got {code} {lines}"
-        assert self.buffer == b"", (
-                f"bytes after the 220 reply to STARTTLS: {self.buffer!r}")
+        assert (
+            self.buffer == b""
+        ), f"bytes after the 220 reply to STARTTLS: {self.buffer!r}"
         self._wrap()
 
     def auth_plain(self, user, password):
@@ -401,9 +448,13 @@ def enhanced_code(lines):
     return match.group(1) if match else None
 
 
-def simple_message(subject, sender="alice@example.test",
-                                      recipient="alice@example.test", body="Hello.\r\n",
-                                      headers=True):
+def simple_message(
+    subject,
+    sender="alice@example.test",
+    recipient="alice@example.test",
+    body="Hello.\r\n",
+    headers=True,
+):
     """Return a small RFC 5322 message with CRLF line ends, as bytes."""
     lines = [f"From: <{sender}>", f"To: <{recipient}>", f"Subject: {subject}"]
     if headers:
@@ -430,9 +481,11 @@ def check_delivered(message, recipient="alice@example.test"):
     """Assert the trace headers that local delivery must prepend."""
     names = header_names(message)
     headers = header_section(message)
-    assert names[:1] == ["return-path"], (
-            f"first header is not Return-Path: {headers}")
+    assert names[:1] == [
+        "return-path"
+    ], f"first header is not Return-Path: {headers}"
     assert "delivered-to" in names, f"no Delivered-To header: {headers}"
     assert "received" in names, f"no Received header: {headers}"
-    assert re.search(rf"(?im)^Delivered-To: *{re.escape(recipient)}\s*$",
-                                      headers), f"Delivered-To is not {recipient}: {headers}"
+    assert re.search(
+        rf"(?im)^Delivered-To: *{re.escape(recipient)}\s*$", headers
+    ), f"Delivered-To is not {recipient}: {headers}"

@@ -17,17 +17,20 @@ def auth_code(server, user, password):
 
 
 def test_user_lifecycle(server):
-    result = harness.run_admin(server.dir, "user", "add", "carol",
-                               input_text="first-pass\n")
+    result = harness.run_admin(
+        server.dir, "user", "add", "carol", input_text="first-pass\n"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert auth_code(server, "carol", "first-pass") == 235
 
-    result = harness.run_admin(server.dir, "user", "add", "carol",
-                               input_text="other\n")
+    result = harness.run_admin(
+        server.dir, "user", "add", "carol", input_text="other\n"
+    )
     assert result.returncode != 0, "adding an existing user succeeded"
 
-    result = harness.run_admin(server.dir, "user", "passwd", "carol",
-                               input_text="second-pass\n")
+    result = harness.run_admin(
+        server.dir, "user", "passwd", "carol", input_text="second-pass\n"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # The daemon rereads the passwd-file without a restart.
     assert auth_code(server, "carol", "second-pass") == 235
@@ -48,20 +51,48 @@ def test_tls_selfsigned(tmp_path):
     cert = tmp_path / "cert.pem"
     key = tmp_path / "key.pem"
     result = subprocess.run(
-        [harness.binary("MAILPORT"), "tls", "selfsigned", "--hostname",
-         "mx.example.test", "--cert", str(cert), "--key", str(key)],
-        capture_output=True, text=True, timeout=60)
+        [
+            harness.binary("MAILPORT"),
+            "tls",
+            "selfsigned",
+            "--hostname",
+            "mx.example.test",
+            "--cert",
+            str(cert),
+            "--key",
+            str(key),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     text = subprocess.run(
-        ["openssl", "x509", "-in", str(cert), "-noout", "-subject", "-ext",
-         "subjectAltName"], capture_output=True, text=True, check=True).stdout
+        [
+            "openssl",
+            "x509",
+            "-in",
+            str(cert),
+            "-noout",
+            "-subject",
+            "-ext",
+            "subjectAltName",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "CN = mx.example.test" in text, text
     assert "DNS:mx.example.test" in text, text
     pair = subprocess.run(
         ["openssl", "x509", "-in", str(cert), "-noout", "-pubkey"],
-        capture_output=True, check=True).stdout
+        capture_output=True,
+        check=True,
+    ).stdout
     from_key = subprocess.run(
-        ["openssl", "pkey", "-in", str(key), "-pubout"], capture_output=True,
-        check=True).stdout
+        ["openssl", "pkey", "-in", str(key), "-pubout"],
+        capture_output=True,
+        check=True,
+    ).stdout
     assert pair == from_key, "certificate and key do not match"

@@ -1,8 +1,8 @@
 """Config diagnostics from `mailport check` and from mailportd start-up.
 
-Each case appends one bad line to an otherwise valid configuration and
-expects an error naming the file, the line, the parameter and the value,
-from both programs; mailportd must exit non-zero instead of serving.
+Each case appends one bad line to an otherwise valid configuration.  Both
+programs must report an error naming the file, the line, the parameter
+and the value, and mailportd must exit non-zero instead of serving.
 """
 
 import pathlib
@@ -14,29 +14,40 @@ import pytest
 import harness
 
 MAIN_CASES = {
-    "tls-level": ("smtpd_tls_security_level = sometimes",
-                  ["smtpd_tls_security_level", "sometimes"]),
-    "boolean": ("smtpd_tls_auth_only = maybe",
-                ["smtpd_tls_auth_only", "maybe"]),
+    "tls-level": (
+        "smtpd_tls_security_level = sometimes",
+        ["smtpd_tls_security_level", "sometimes"],
+    ),
+    "boolean": (
+        "smtpd_tls_auth_only = maybe",
+        ["smtpd_tls_auth_only", "maybe"],
+    ),
     "size": ("message_size_limit = lots", ["message_size_limit", "lots"]),
-    "negative-size": ("message_size_limit = -5",
-                      ["message_size_limit", "-5"]),
-    "restriction": ("smtpd_relay_restrictions = permit_mynetworks, "
-                    "reject_everything_else",
-                    ["smtpd_relay_restrictions", "reject_everything_else"]),
+    "negative-size": ("message_size_limit = -5", ["message_size_limit", "-5"]),
+    "restriction": (
+        "smtpd_relay_restrictions = permit_mynetworks, "
+        "reject_everything_else",
+        ["smtpd_relay_restrictions", "reject_everything_else"],
+    ),
     # cdb tables are read-only, so they cannot hold a session cache.
-    "cache-type": ("smtpd_tls_session_cache_database = "
-                   "cdb:${data_directory}/smtpd_scache",
-                   ["smtpd_tls_session_cache_database", "cdb"]),
-    "time": ("smtpd_sasl_failure_delay = soon",
-             ["smtpd_sasl_failure_delay", "soon"]),
+    "cache-type": (
+        "smtpd_tls_session_cache_database = "
+        "cdb:${data_directory}/smtpd_scache",
+        ["smtpd_tls_session_cache_database", "cdb"],
+    ),
+    "time": (
+        "smtpd_sasl_failure_delay = soon",
+        ["smtpd_sasl_failure_delay", "soon"],
+    ),
     "network": ("mynetworks = 192.0.2.0/33", ["mynetworks", "192.0.2.0/33"]),
 }
 
 MASTER_CASES = {
     "too-few-columns": ("127.0.0.1:{port} inet n - n -", []),
-    "unknown-service": ("nosuchservice inet n - n - - smtpd",
-                        ["nosuchservice"]),
+    "unknown-service": (
+        "nosuchservice inet n - n - - smtpd",
+        ["nosuchservice"],
+    ),
     "bad-port": ("127.0.0.1:99999 inet n - n - - smtpd", ["99999"]),
 }
 
@@ -49,7 +60,8 @@ smtpd_tls_loglevel = 1
 smtpd_tls_session_cache_database = btree:${data_directory}/smtpd_scache
 """
 PASTED_MASTER = (
-    "submission inet n       -       y       -       -       smtpd\n")
+    "submission inet n       -       y       -       -       smtpd\n"
+)
 
 
 @pytest.fixture
@@ -70,8 +82,9 @@ def append_line(server, file_name, line):
 
 
 def diagnostic_pattern(file_name, line, severity):
-    return re.compile(rf"(^|/|\s){re.escape(file_name)}:{line}: {severity}: ",
-                      re.MULTILINE)
+    return re.compile(
+        rf"(^|/|\s){re.escape(file_name)}:{line}: {severity}: ", re.MULTILINE
+    )
 
 
 def run_check(server):
@@ -83,12 +96,16 @@ def run_daemon_expecting_exit(server):
     try:
         result = subprocess.run(
             [harness.binary("MAILPORTD"), "-c", str(server.dir)],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=harness.READY_TIMEOUT)
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=harness.READY_TIMEOUT,
+        )
     except subprocess.TimeoutExpired as expired:
         raise AssertionError(
             "mailportd kept running on an invalid config; its output:\n"
-            f"{expired.stderr}")
+            f"{expired.stderr}"
+        )
     return result.returncode, result.stdout + result.stderr
 
 
@@ -97,8 +114,9 @@ def assert_error_reported(output, file_name, line, words):
     lines = [l for l in output.splitlines() if pattern.search(l)]
     assert lines, f"no '{file_name}:{line}: error:' diagnostic in:\n{output}"
     for word in words:
-        assert any(word in l for l in lines), (
-            f"the diagnostic does not name {word!r}: {lines}")
+        assert any(
+            word in l for l in lines
+        ), f"the diagnostic does not name {word!r}: {lines}"
 
 
 def test_valid_config_checks_clean(config):
@@ -156,11 +174,15 @@ def test_pasted_submission_lines_load(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "error:" not in output, output
-    warnings = [l for l in output.splitlines()
-                if diagnostic_pattern("master.cf", 1, "warning").search(l)]
+    warnings = [
+        l
+        for l in output.splitlines()
+        if diagnostic_pattern("master.cf", 1, "warning").search(l)
+    ]
     assert warnings, f"no warning for master.cf line 1 in:\n{output}"
-    assert any("submission" in l and "TLS" in l for l in warnings), (
-        f"no warning that submission accepts mail without TLS: {warnings}")
+    assert any(
+        "submission" in l and "TLS" in l for l in warnings
+    ), f"no warning that submission accepts mail without TLS: {warnings}"
 
 
 def test_missing_master_cf_is_error(config):

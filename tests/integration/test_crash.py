@@ -1,4 +1,4 @@
-"""Durability: a message answered with 250 survives kill -9 of mailportd."""
+"""Durability: a message accepted with 250 survives kill -9 of mailportd."""
 
 import collections
 import re
@@ -52,7 +52,8 @@ def test_kill9_after_250_loses_nothing(fresh_server):
     client.ehlo()
     for subject in subjects:
         code, lines = send_transaction(
-            client, subject, ["alice@example.test", "bob@example.test"])
+            client, subject, ["alice@example.test", "bob@example.test"]
+        )
         assert code == 250, f"{subject} got {code} {lines}"
     server.kill9()
     client.close()
@@ -67,8 +68,9 @@ def test_kill9_after_250_loses_nothing(fresh_server):
         if duplicates:
             # At-least-once delivery is allowed after a crash, but worth
             # seeing in the test output.
-            warnings.warn(f"{user} got duplicates after kill -9: "
-                          f"{duplicates}")
+            warnings.warn(
+                f"{user} got duplicates after kill -9: " f"{duplicates}"
+            )
 
 
 def test_kill9_during_data_delivers_no_fragment(fresh_server):
@@ -77,8 +79,10 @@ def test_kill9_during_data_delivers_no_fragment(fresh_server):
     complete = f"complete-{uuid.uuid4().hex}"
     client = SmtpClient(server.ports["plain"])
     client.ehlo()
-    assert send_transaction(client, partial, ["alice@example.test"],
-                            final=False) is None
+    assert (
+        send_transaction(client, partial, ["alice@example.test"], final=False)
+        is None
+    )
     server.kill9()
     client.close()
 

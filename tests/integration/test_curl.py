@@ -11,16 +11,29 @@ def run_curl(server, url, *options):
     message = server.dir / f"{subject}.eml"
     message.write_bytes(harness.simple_message(subject))
     command = [
-        "curl", "--silent", "--show-error", "--max-time", "60", url,
-        "--user", "alice:secret", "--mail-from", "alice@example.test",
-        "--mail-rcpt", "alice@example.test", "--upload-file", str(message),
+        "curl",
+        "--silent",
+        "--show-error",
+        "--max-time",
+        "60",
+        url,
+        "--user",
+        "alice:secret",
+        "--mail-from",
+        "alice@example.test",
+        "--mail-rcpt",
+        "alice@example.test",
+        "--upload-file",
+        str(message),
         *options,
     ]
-    result = subprocess.run(command, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, (
         f"{' '.join(command)} exited with {result.returncode}:\n"
-        f"{result.stdout}{result.stderr}")
+        f"{result.stdout}{result.stderr}"
+    )
     return subject
 
 
@@ -28,7 +41,10 @@ def test_starttls_ssl_reqd_cacert(server):
     subject = run_curl(
         server,
         f"smtp://127.0.0.1:{server.ports['submission']}/client.example.test",
-        "--ssl-reqd", "--cacert", str(server.cert))
+        "--ssl-reqd",
+        "--cacert",
+        str(server.cert),
+    )
     harness.check_delivered(server.wait_for_message("alice", subject))
 
 
@@ -36,7 +52,8 @@ def test_smtps_insecure(server):
     subject = run_curl(
         server,
         f"smtps://127.0.0.1:{server.ports['submissions']}/client.example.test",
-        "-k")
+        "-k",
+    )
     harness.check_delivered(server.wait_for_message("alice", subject))
 
 
@@ -44,5 +61,9 @@ def test_smtps_cacert_login(server):
     subject = run_curl(
         server,
         f"smtps://127.0.0.1:{server.ports['submissions']}/client.example.test",
-        "--cacert", str(server.cert), "--login-options", "AUTH=LOGIN")
+        "--cacert",
+        str(server.cert),
+        "--login-options",
+        "AUTH=LOGIN",
+    )
     harness.check_delivered(server.wait_for_message("alice", subject))

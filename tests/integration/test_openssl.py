@@ -18,8 +18,10 @@ class SClient:
         # R or Q (RCPT, QUIT) as its own renegotiate and quit commands.
         self.process = subprocess.Popen(
             ["openssl", "s_client", "-quiet", "-nocommands", *arguments],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self.buffer = b""
         self.transcript = []
 
@@ -34,18 +36,22 @@ class SClient:
         while True:
             while b"\n" not in self.buffer:
                 left = deadline - time.monotonic()
-                ready, _, _ = select.select([self.process.stdout], [], [],
-                                            max(left, 0))
+                ready, _, _ = select.select(
+                    [self.process.stdout], [], [], max(left, 0)
+                )
                 if not ready:
                     raise AssertionError(
                         f"no reply within {timeout:.0f} s; dialog so far:\n"
-                        + "\n".join(self.transcript))
+                        + "\n".join(self.transcript)
+                    )
                 chunk = os.read(self.process.stdout.fileno(), 65536)
                 if not chunk:
                     raise AssertionError(
                         "s_client closed; stderr:\n"
                         + self.process.stderr.read().decode(errors="replace")
-                        + "\ndialog so far:\n" + "\n".join(self.transcript))
+                        + "\ndialog so far:\n"
+                        + "\n".join(self.transcript)
+                    )
                 self.buffer += chunk
             line, self.buffer = self.buffer.split(b"\n", 1)
             text = line.rstrip(b"\r").decode(errors="replace")
@@ -57,16 +63,22 @@ class SClient:
     def expect(self, line, code):
         self.send(line)
         got, lines = self.read_reply()
-        assert got == code, (f"{line!r} got {got}, expected {code}; dialog:\n"
-                             + "\n".join(self.transcript))
+        assert (
+            got == code
+        ), f"{line!r} got {got}, expected {code}; dialog:\n" + "\n".join(
+            self.transcript
+        )
         return lines
 
     def close(self):
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout,
-                       self.process.stderr):
+        for stream in (
+            self.process.stdin,
+            self.process.stdout,
+            self.process.stderr,
+        ):
             stream.close()
 
 
@@ -88,12 +100,21 @@ def send_dialog(client, subject, recipient="alice@example.test"):
 
 def test_starttls_verified_dialog(server):
     subject = f"s_client-{uuid.uuid4().hex}"
-    client = SClient([
-        "-starttls", "smtp", "-name", "client.example.test",
-        "-connect", f"127.0.0.1:{server.ports['submission']}",
-        "-CAfile", str(server.cert), "-verify_return_error",
-        "-verify_hostname", "mail.example.test",
-    ])
+    client = SClient(
+        [
+            "-starttls",
+            "smtp",
+            "-name",
+            "client.example.test",
+            "-connect",
+            f"127.0.0.1:{server.ports['submission']}",
+            "-CAfile",
+            str(server.cert),
+            "-verify_return_error",
+            "-verify_hostname",
+            "mail.example.test",
+        ]
+    )
     try:
         send_dialog(client, subject)
     finally:
@@ -105,11 +126,17 @@ def test_starttls_verified_dialog(server):
 
 def test_implicit_tls_dialog(server):
     subject = f"s_client-tls-{uuid.uuid4().hex}"
-    client = SClient([
-        "-connect", f"127.0.0.1:{server.ports['submissions']}",
-        "-CAfile", str(server.cert), "-verify_return_error",
-        "-verify_hostname", "mail.example.test",
-    ])
+    client = SClient(
+        [
+            "-connect",
+            f"127.0.0.1:{server.ports['submissions']}",
+            "-CAfile",
+            str(server.cert),
+            "-verify_return_error",
+            "-verify_hostname",
+            "mail.example.test",
+        ]
+    )
     try:
         code, lines = client.read_reply()
         assert code == 220, lines
@@ -121,10 +148,17 @@ def test_implicit_tls_dialog(server):
 
 def test_tls13_and_tls12_both_negotiate(server):
     for version in ("-tls1_3", "-tls1_2"):
-        client = SClient([
-            version, "-starttls", "smtp", "-name", "client.example.test",
-            "-connect", f"127.0.0.1:{server.ports['plain']}",
-        ])
+        client = SClient(
+            [
+                version,
+                "-starttls",
+                "smtp",
+                "-name",
+                "client.example.test",
+                "-connect",
+                f"127.0.0.1:{server.ports['plain']}",
+            ]
+        )
         try:
             client.expect("EHLO client.example.test", 250)
             client.expect("QUIT", 221)

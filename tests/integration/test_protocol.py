@@ -24,8 +24,9 @@ ALICE_PLAIN = base64.b64encode(b"\0alice\0secret").decode()
 
 
 def connect(server, service):
-    client = SmtpClient(server.ports[service],
-                        implicit_tls=service in server.implicit_tls)
+    client = SmtpClient(
+        server.ports[service], implicit_tls=service in server.implicit_tls
+    )
     code, lines = client.greeting
     assert code == 220, f"greeting {code} {lines}"
     return client
@@ -35,8 +36,9 @@ def assert_reply(reply, code, enhanced=None):
     got, lines = reply
     assert got == code, f"expected {code} {enhanced or ''}, got {got} {lines}"
     if enhanced is not None:
-        assert enhanced_code(lines) == enhanced, (
-            f"expected enhanced code {enhanced}, got {lines}")
+        assert (
+            enhanced_code(lines) == enhanced
+        ), f"expected enhanced code {enhanced}, got {lines}"
 
 
 def authenticated(server, service="submission"):
@@ -60,8 +62,13 @@ def test_ehlo_plain_port_before_tls(server):
     client = connect(server, "plain")
     extensions = client.ehlo()
     names = keywords(extensions)
-    for name in ("PIPELINING", "SIZE", "8BITMIME", "ENHANCEDSTATUSCODES",
-                 "STARTTLS"):
+    for name in (
+        "PIPELINING",
+        "SIZE",
+        "8BITMIME",
+        "ENHANCEDSTATUSCODES",
+        "STARTTLS",
+    ):
         assert name in names, f"{name} missing from EHLO: {extensions}"
     assert "AUTH" not in names, f"AUTH offered without SASL: {extensions}"
     size = [line for line in extensions if line.startswith("SIZE")][0]
@@ -90,7 +97,8 @@ def test_ehlo_submission_auth_only_after_tls(server):
     assert "STARTTLS" not in keywords(after)
     auth = [line.split() for line in after if line.startswith("AUTH")]
     assert auth, f"no AUTH after TLS: {after}"
-    assert "PLAIN" in auth[0] and "LOGIN" in auth[0], after
+    assert "PLAIN" in auth[0], after
+    assert "LOGIN" in auth[0], after
     client.close()
 
 
@@ -143,8 +151,9 @@ def test_data_before_rcpt(server):
 def test_encrypt_level_mail_before_tls(server):
     client = connect(server, "submission")
     client.ehlo()
-    assert_reply(client.command("MAIL FROM:<alice@example.test>"), 530,
-                 "5.7.0")
+    assert_reply(
+        client.command("MAIL FROM:<alice@example.test>"), 530, "5.7.0"
+    )
     client.close()
 
 
@@ -159,8 +168,10 @@ def test_auth_only_rejects_auth_before_tls(server):
     client = connect(server, "opportunistic")
     client.ehlo()
     code, lines = client.command(f"AUTH PLAIN {ALICE_PLAIN}")
-    assert (code, enhanced_code(lines)) in {(503, "5.5.1"), (530, "5.7.0")}, (
-        f"AUTH before STARTTLS got {code} {lines}")
+    assert (code, enhanced_code(lines)) in {
+        (503, "5.5.1"),
+        (530, "5.7.0"),
+    }, f"AUTH before STARTTLS got {code} {lines}"
     client.close()
 
 
@@ -169,16 +180,18 @@ def test_submission_mail_before_auth(server):
     client.ehlo()
     client.starttls()
     client.ehlo()
-    assert_reply(client.command("MAIL FROM:<alice@example.test>"), 530,
-                 "5.7.0")
+    assert_reply(
+        client.command("MAIL FROM:<alice@example.test>"), 530, "5.7.0"
+    )
     client.close()
 
 
 def test_submissions_mail_before_auth(server):
     client = connect(server, "submissions")
     client.ehlo()
-    assert_reply(client.command("MAIL FROM:<alice@example.test>"), 530,
-                 "5.7.0")
+    assert_reply(
+        client.command("MAIL FROM:<alice@example.test>"), 530, "5.7.0"
+    )
     client.close()
 
 
@@ -211,8 +224,9 @@ def test_auth_login_after_starttls(server):
     client.ehlo()
     assert_reply(client.command("AUTH LOGIN"), 334)
     assert_reply(client.command(base64.b64encode(b"alice").decode()), 334)
-    assert_reply(client.command(base64.b64encode(b"secret").decode()), 235,
-                 "2.7.0")
+    assert_reply(
+        client.command(base64.b64encode(b"secret").decode()), 235, "2.7.0"
+    )
     client.close()
 
 
@@ -244,9 +258,12 @@ def test_auth_failure_limit_closes(server):
             code, lines = client.command("NOOP")
         except (EOFError, OSError) as error:
             raise AssertionError(
-                f"server closed after 3 failures without 421: {error}")
-    assert (code, enhanced_code(lines)) == (421, "4.7.0"), (
-        f"after 3 failed AUTH: {code} {lines}")
+                f"server closed after 3 failures without 421: {error}"
+            )
+    assert (code, enhanced_code(lines)) == (
+        421,
+        "4.7.0",
+    ), f"after 3 failed AUTH: {code} {lines}"
     assert client.closed_by_server()
 
 
@@ -274,8 +291,7 @@ def test_unauthenticated_relay_denied(server):
     client = connect(server, "plain")
     client.ehlo()
     assert_reply(client.command("MAIL FROM:<someone@example.org>"), 250)
-    assert_reply(client.command("RCPT TO:<someone@example.com>"), 554,
-                 "5.7.1")
+    assert_reply(client.command("RCPT TO:<someone@example.com>"), 554, "5.7.1")
     client.close()
 
 
@@ -283,8 +299,7 @@ def test_unknown_local_user(server):
     client = connect(server, "plain")
     client.ehlo()
     assert_reply(client.command("MAIL FROM:<someone@example.org>"), 250)
-    assert_reply(client.command("RCPT TO:<nobody@example.test>"), 550,
-                 "5.1.1")
+    assert_reply(client.command("RCPT TO:<nobody@example.test>"), 550, "5.1.1")
     client.close()
 
 
@@ -313,8 +328,11 @@ def test_recipient_limit(server):
 
 def test_size_parameter_over_limit(server):
     client = authenticated(server)
-    assert_reply(client.command("MAIL FROM:<alice@example.test> SIZE=300000"),
-                 552, "5.3.4")
+    assert_reply(
+        client.command("MAIL FROM:<alice@example.test> SIZE=300000"),
+        552,
+        "5.3.4",
+    )
     client.close()
 
 
@@ -325,8 +343,9 @@ def test_message_over_size_limit(server):
     assert_reply(client.command("RCPT TO:<alice@example.test>"), 250)
     assert_reply(client.command("DATA"), 354)
     line = b"x" * 998 + b"\r\n"
-    client.send(harness.simple_message(subject, body="") + line * 250 +
-                b".\r\n")
+    client.send(
+        harness.simple_message(subject, body="") + line * 250 + b".\r\n"
+    )
     assert_reply(client.read_reply(), 552, "5.3.4")
     # The session goes on after the rejected message.
     assert_reply(client.command("NOOP"), 250)
@@ -341,7 +360,7 @@ def test_message_over_size_limit(server):
     assert not [m for m in server.messages("alice") if subject.encode() in m]
 
 
-# STARTTLS ---------------------------------------------------------------------
+# STARTTLS -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("service", ["plain", "submission"])
@@ -351,15 +370,19 @@ def test_starttls_discards_pipelined_commands(server, service):
     # RFC 3207 section 4.2: commands sent before the handshake must not
     # survive it.  An injected EHLO, if kept, would make the MAIL below
     # succeed, or its own 250 would arrive first.
-    client.send(b"STARTTLS\r\nEHLO injected.example\r\n"
-                b"MAIL FROM:<evil@example.com>\r\n")
+    client.send(
+        b"STARTTLS\r\nEHLO injected.example\r\n"
+        b"MAIL FROM:<evil@example.com>\r\n"
+    )
     code, lines = client.read_reply()
     assert code == 220, f"STARTTLS got {code} {lines}"
-    assert client.buffer == b"", (
-        f"plaintext after the 220 to STARTTLS: {client.buffer!r}")
+    assert (
+        client.buffer == b""
+    ), f"plaintext after the 220 to STARTTLS: {client.buffer!r}"
     client._wrap()
-    assert_reply(client.command("MAIL FROM:<alice@example.test>"), 503,
-                 "5.5.1")
+    assert_reply(
+        client.command("MAIL FROM:<alice@example.test>"), 503, "5.5.1"
+    )
     assert_reply(client.command("NOOP"), 250)
     client.ehlo()
     assert_reply(client.command("NOOP"), 250)
@@ -411,8 +434,10 @@ def test_log_lines_of_a_submission(server):
     assert_reply(client.command("MAIL FROM:<alice@example.test>"), 250)
     assert_reply(client.command("RCPT TO:<bob@example.test>"), 250)
     assert_reply(client.command("DATA"), 354)
-    client.send(harness.simple_message(subject, recipient="bob@example.test")
-                + b".\r\n")
+    client.send(
+        harness.simple_message(subject, recipient="bob@example.test")
+        + b".\r\n"
+    )
     assert_reply(client.read_reply(), 250)
     assert_reply(client.command("QUIT"), 221)
     client.close()
@@ -436,9 +461,13 @@ def test_log_contains_no_secrets(server):
     client.close()
     server.wait_for_log(r"sasl_username=alice\b")
     log = server.log()
-    for secret in ("secret", "hunter2", ALICE_PLAIN,
-                   base64.b64encode(b"secret").decode(),
-                   base64.b64encode(b"hunter2-wrong").decode(),
-                   base64.b64encode(b"alice").decode()):
+    for secret in (
+        "secret",
+        "hunter2",
+        ALICE_PLAIN,
+        base64.b64encode(b"secret").decode(),
+        base64.b64encode(b"hunter2-wrong").decode(),
+        base64.b64encode(b"alice").decode(),
+    ):
         assert secret not in log, f"{secret!r} appears in the log"
     assert not re.search(r"AUTH (PLAIN|LOGIN) \S", log)

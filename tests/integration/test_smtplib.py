@@ -12,9 +12,12 @@ def verified_context(server):
 
 def test_starttls_login_submission(server):
     subject = f"smtplib-{uuid.uuid4().hex}"
-    with smtplib.SMTP("127.0.0.1", server.ports["submission"],
-                      local_hostname="client.example.test",
-                      timeout=30) as client:
+    with smtplib.SMTP(
+        "127.0.0.1",
+        server.ports["submission"],
+        local_hostname="client.example.test",
+        timeout=30,
+    ) as client:
         client.ehlo()
         assert client.has_extn("starttls")
         client.starttls(context=verified_context(server))
@@ -22,22 +25,30 @@ def test_starttls_login_submission(server):
         assert "PLAIN" in client.esmtp_features["auth"].upper().split()
         assert "LOGIN" in client.esmtp_features["auth"].upper().split()
         client.login("alice", "secret")
-        refused = client.sendmail("alice@example.test",
-                                  ["alice@example.test"],
-                                  harness.simple_message(subject))
+        refused = client.sendmail(
+            "alice@example.test",
+            ["alice@example.test"],
+            harness.simple_message(subject),
+        )
         assert refused == {}
     harness.check_delivered(server.wait_for_message("alice", subject))
 
 
 def test_smtp_ssl_submissions(server):
     subject = f"smtplib-ssl-{uuid.uuid4().hex}"
-    with smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"],
-                          local_hostname="client.example.test",
-                          context=verified_context(server),
-                          timeout=30) as client:
+    with smtplib.SMTP_SSL(
+        "127.0.0.1",
+        server.ports["submissions"],
+        local_hostname="client.example.test",
+        context=verified_context(server),
+        timeout=30,
+    ) as client:
         client.login("alice", "secret")
-        client.sendmail("alice@example.test", ["alice@example.test"],
-                        harness.simple_message(subject))
+        client.sendmail(
+            "alice@example.test",
+            ["alice@example.test"],
+            harness.simple_message(subject),
+        )
     harness.check_delivered(server.wait_for_message("alice", subject))
 
 
@@ -51,33 +62,48 @@ def test_eight_bit_utf8_body(server):
         "MIME-Version: 1.0\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n"
         "Content-Transfer-Encoding: 8bit\r\n"
-        "\r\n" + body).encode("utf-8")
-    with smtplib.SMTP("127.0.0.1", server.ports["submission"],
-                      local_hostname="client.example.test",
-                      timeout=30) as client:
+        "\r\n" + body
+    ).encode("utf-8")
+    with smtplib.SMTP(
+        "127.0.0.1",
+        server.ports["submission"],
+        local_hostname="client.example.test",
+        timeout=30,
+    ) as client:
         client.starttls(context=verified_context(server))
         client.ehlo()
         assert client.has_extn("8bitmime")
         client.login("alice", "secret")
-        client.sendmail("alice@example.test", ["bob@example.test"], message,
-                        mail_options=["BODY=8BITMIME"])
+        client.sendmail(
+            "alice@example.test",
+            ["bob@example.test"],
+            message,
+            mail_options=["BODY=8BITMIME"],
+        )
     delivered = server.wait_for_message("bob", subject)
     # Maildir files may store lines with LF alone, as maildir(5) prefers.
     assert body.replace("\r\n", "\n").encode("utf-8") in delivered.replace(
-        b"\r\n", b"\n")
+        b"\r\n", b"\n"
+    )
 
 
 def test_submission_adds_message_id_and_date(server):
     subject = f"smtplib-bare-{uuid.uuid4().hex}"
-    message = (f"From: <alice@example.test>\r\nTo: <alice@example.test>\r\n"
-               f"Subject: {subject}\r\n\r\nNo Message-ID, no Date.\r\n")
-    with smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"],
-                          local_hostname="client.example.test",
-                          context=verified_context(server),
-                          timeout=30) as client:
+    message = (
+        f"From: <alice@example.test>\r\nTo: <alice@example.test>\r\n"
+        f"Subject: {subject}\r\n\r\nNo Message-ID, no Date.\r\n"
+    )
+    with smtplib.SMTP_SSL(
+        "127.0.0.1",
+        server.ports["submissions"],
+        local_hostname="client.example.test",
+        context=verified_context(server),
+        timeout=30,
+    ) as client:
         client.login("alice", "secret")
-        client.sendmail("alice@example.test", ["alice@example.test"],
-                        message.encode())
+        client.sendmail(
+            "alice@example.test", ["alice@example.test"], message.encode()
+        )
     delivered = server.wait_for_message("alice", subject)
     names = harness.header_names(delivered)
     assert names.count("message-id") == 1, harness.header_section(delivered)
@@ -87,13 +113,19 @@ def test_submission_adds_message_id_and_date(server):
 
 def test_submission_keeps_client_message_id(server):
     subject = f"smtplib-keep-{uuid.uuid4().hex}"
-    with smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"],
-                          local_hostname="client.example.test",
-                          context=verified_context(server),
-                          timeout=30) as client:
+    with smtplib.SMTP_SSL(
+        "127.0.0.1",
+        server.ports["submissions"],
+        local_hostname="client.example.test",
+        context=verified_context(server),
+        timeout=30,
+    ) as client:
         client.login("alice", "secret")
-        client.sendmail("alice@example.test", ["alice@example.test"],
-                        harness.simple_message(subject))
+        client.sendmail(
+            "alice@example.test",
+            ["alice@example.test"],
+            harness.simple_message(subject),
+        )
     delivered = server.wait_for_message("alice", subject)
     names = harness.header_names(delivered)
     assert names.count("message-id") == 1, harness.header_section(delivered)

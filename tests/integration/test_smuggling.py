@@ -2,8 +2,8 @@
 
 Each case sends one message whose body hides a second transaction behind
 a line end other than CRLF, then QUIT.  A server that takes the fake end
-answers the hidden MAIL, RCPT and DATA, so more replies than the two
-expected (one for the message, 221 for QUIT) arrive, and bob gets mail.
+as the end of DATA also replies to the hidden MAIL, RCPT and DATA, so more
+than the two expected replies arrive (one for the message, 221 for QUIT).
 """
 
 import re
@@ -26,8 +26,9 @@ FAKE_ENDS = {
 def smuggle(server, service, fake_end):
     marker = f"smuggle-{uuid.uuid4().hex}"
     hidden = f"hidden-{uuid.uuid4().hex}"
-    client = SmtpClient(server.ports[service],
-                        implicit_tls=service in server.implicit_tls)
+    client = SmtpClient(
+        server.ports[service], implicit_tls=service in server.implicit_tls
+    )
     client.ehlo()
     if service == "submission":
         client.starttls()
@@ -35,22 +36,29 @@ def smuggle(server, service, fake_end):
     if service != "plain":
         code, lines = client.auth_plain("alice", "secret")
         assert code == 235, f"AUTH got {code} {lines}"
-    sender = "someone@example.org" if service == "plain" else (
-        "alice@example.test")
-    for line, code in ((f"MAIL FROM:<{sender}>", 250),
-                       ("RCPT TO:<alice@example.test>", 250), ("DATA", 354)):
+    sender = (
+        "someone@example.org" if service == "plain" else ("alice@example.test")
+    )
+    for line, code in (
+        (f"MAIL FROM:<{sender}>", 250),
+        ("RCPT TO:<alice@example.test>", 250),
+        ("DATA", 354),
+    ):
         got, lines = client.command(line)
         assert got == code, f"{line} got {got} {lines}"
-    # A server that honours only CRLF.CRLF sees one message that ends at
+    # A server that honours only CRLF.CRLF reads one message that ends at
     # the ".\r\n" after "smuggled", and then QUIT.
-    payload = (harness.simple_message(marker, body="first part\r\n") +
-               b"end of visible part" + fake_end +
-               b"MAIL FROM:<evil@example.com>\r\n"
-               b"RCPT TO:<bob@example.test>\r\n"
-               b"DATA\r\n"
-               b"Subject: " + hidden.encode() + b"\r\n\r\nsmuggled\r\n"
-               b".\r\n"
-               b"QUIT\r\n")
+    payload = (
+        harness.simple_message(marker, body="first part\r\n")
+        + b"end of visible part"
+        + fake_end
+        + b"MAIL FROM:<evil@example.com>\r\n"
+        b"RCPT TO:<bob@example.test>\r\n"
+        b"DATA\r\n"
+        b"Subject: " + hidden.encode() + b"\r\n\r\nsmuggled\r\n"
+        b".\r\n"
+        b"QUIT\r\n"
+    )
     client.send(payload)
     replies = []
     while True:
@@ -67,8 +75,9 @@ def smuggle(server, service, fake_end):
 def test_fake_end_of_data(server, service, fake_end):
     marker, hidden, replies = smuggle(server, service, FAKE_ENDS[fake_end])
     codes = [code for code, _ in replies]
-    assert len(replies) == 2, (
-        f"expected one reply to the message and 221 to QUIT, got {replies}")
+    assert (
+        len(replies) == 2
+    ), f"expected one reply to the message and 221 to QUIT, got {replies}"
     assert codes[1] == 221, replies
     code, lines = replies[0]
     if code == 250:
@@ -78,19 +87,24 @@ def test_fake_end_of_data(server, service, fake_end):
         assert hidden.encode() in message
     else:
         assert code in (550, 554), f"message got {code} {lines}"
-        assert (enhanced_code(lines) or "").startswith("5.6."), (
-            f"bare CR or LF rejection without a 5.6.x code: {lines}")
+        assert (enhanced_code(lines) or "").startswith(
+            "5.6."
+        ), f"bare CR or LF rejection without a 5.6.x code: {lines}"
     # bob would be the recipient of a smuggled message: send him a marker
     # afterwards and check it is the only thing he got.
     sentinel = f"sentinel-{uuid.uuid4().hex}"
     client = SmtpClient(server.ports["plain"])
     client.ehlo()
-    for line in ("MAIL FROM:<someone@example.org>",
-                 "RCPT TO:<bob@example.test>", "DATA"):
+    for line in (
+        "MAIL FROM:<someone@example.org>",
+        "RCPT TO:<bob@example.test>",
+        "DATA",
+    ):
         client.command(line)
-    client.send(harness.simple_message(sentinel,
-                                       recipient="bob@example.test") +
-                b".\r\n")
+    client.send(
+        harness.simple_message(sentinel, recipient="bob@example.test")
+        + b".\r\n"
+    )
     assert client.read_reply()[0] == 250
     client.close()
     server.wait_for_message("bob", sentinel)
@@ -103,8 +117,11 @@ def test_dot_stuffing_preserved(server):
     marker = f"dots-{uuid.uuid4().hex}"
     client = SmtpClient(server.ports["plain"])
     client.ehlo()
-    for line in ("MAIL FROM:<someone@example.org>",
-                 "RCPT TO:<alice@example.test>", "DATA"):
+    for line in (
+        "MAIL FROM:<someone@example.org>",
+        "RCPT TO:<alice@example.test>",
+        "DATA",
+    ):
         client.command(line)
     body = "..leading dot\r\n...\r\n. \r\nlast\r\n"
     client.send(harness.simple_message(marker, body=body) + b".\r\n")
