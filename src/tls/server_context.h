@@ -11,26 +11,47 @@
 //     unless tickets are off, and by a server-side session cache stored in
 //     LMDB at smtpd_tls_session_cache_database (see session_cache.h);
 //   - the handshake log line at smtpd_tls_loglevel.
-// Contexts are immutable after Create() and safe to share across threads.
+// Contexts are immutable after Create() and safe to share across threads:
+// the ticket keys and the session cache lock internally.  Sessions must
+// keep the shared_ptr alive until their SSL objects are freed, because the
+// OpenSSL callbacks reach the ticket keys and the cache through the context.
+//
+// Errors from Create() are permanent and name the parameter and file; the
+// self-signed fallback is logged as a warning with its SHA-256 fingerprint.
 #pragma once
 
 #include <asio/ssl.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include "config/settings.h"
+#include "tls/clock.h"
 #include "util/result.h"
 
 namespace mailport::tls {
+
+class SessionCache;
+class TicketKeys;
+
+// Returns a one-line reason for a failed handshake or TLS read, with a hint
+// where the cause is usually on one side (protocol or cipher mismatch, the
+// client rejecting our certificate, plain text on a TLS port).
+std::string DescribeError(const std::error_code& error);
 
 class ServerContext {
  public:
   // `hostname` becomes the subject of a generated certificate.
   static Result<std::shared_ptr<ServerContext>> Create(
       const config::TlsServerSettings& settings,
-      const std::filesystem::path& data_directory,
-      const std::string& hostname);
+      const std::filesystem::path& data_directory, const std::string& hostname);
+
+  // Create() with the clock of ticket rotation and cache expiry replaced.
+  static Result<std::shared_ptr<ServerContext>> CreateForTesting(
+      const config::TlsServerSettings& settings,
+      const std::filesystem::path& data_directory, const std::string& hostname,
+      Clock clock);
 
   ~ServerContext();
   ServerContext(const ServerContext&) = delete;
@@ -42,6 +63,8 @@ class ServerContext {
   // `openssl x509 -fingerprint -sha256` prints it.
   const std::string& fingerprint() const { return fingerprint_; }
   const std::filesystem::path& cert_file() const { return cert_file_; }
+  // True when the context uses the self-signed certificate in
+  // data_directory, whether generated now or on an earlier start.
   bool self_signed_generated() const { return self_signed_generated_; }
 
   // Logs the outcome of a completed handshake on `ssl` at the configured
@@ -50,8 +73,17 @@ class ServerContext {
   // `session` names the connection in the log, e.g. "client[127.0.0.1]:4000".
   void LogHandshake(SSL* ssl, const std::string& session) const;
 
+  // The server-side session cache, or nullptr when none is configured.
+  SessionCache* session_cache() const;
+  // The ticket keys, or nullptr when session tickets are off.
+  TicketKeys* ticket_keys() const;
+
  private:
   ServerContext();
+
+  Status Configure(const config::TlsServerSettings& settings,
+                   const std::filesystem::path& data_directory,
+                   const std::string& hostname, Clock clock);
 
   struct Impl;
   asio::ssl::context context_;
