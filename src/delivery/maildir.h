@@ -1,9 +1,24 @@
 // Local delivery into Maildir, as maildir(5) and qmail define it.
 //
-// A message is written to DIR/tmp/UNIQUE, fsynced, renamed to DIR/new/UNIQUE
-// and DIR/new is fsynced, so a delivered message is on disk before the queue
-// forgets it.  The unique name is TIME.MmicrosecondsPpidQcounter.HOST,
-// S=size.  Return-Path and Delivered-To headers are prepended.
+// A message is written to DIR/tmp/UNIQUE, fsynced, renamed to
+// DIR/new/UNIQUE,S=SIZE and DIR/new is fsynced, so a delivered message is
+// on disk before the queue forgets it.  UNIQUE is
+// SECONDS.MmicrosecondsPpidQcounter.HOST, where HOST is this host's name
+// with '/' and ':' written as \057 and \072; SIZE is the size of the file.
+// The rename refuses to replace an existing file, so a name collision
+// (another host writing with the same name over NFS) is an error, never
+// a lost message.
+//
+// Files are stored with LF line ends, the Unix convention that Dovecot and
+// mail user agents reading Maildir expect; the queue keeps CRLF.  Return-Path
+// and Delivered-To are prepended.  A message that already carries
+// Delivered-To for the same recipient is bounced as a mail loop (5.4.6).
+//
+// Disk errors are temporary (deferred, 4.3.0).  An unknown user is
+// permanent (bounced, 5.1.1).
+//
+// NOTE: files are created with the daemon's own uid; delivering as the
+// mailbox owner needs a privileged helper that does not exist yet.
 #pragma once
 
 #include <filesystem>
@@ -17,17 +32,21 @@
 
 namespace mailport::delivery {
 
-// Writes one message into the Maildir `directory` (creating cur, new, tmp
-// as needed).  Returns the path of the delivered file.
+// Writes one message into the Maildir `directory` (creating it and its
+// cur, new and tmp with mode 0700 as needed).  Returns the path of the
+// delivered file in new/.
 Result<std::filesystem::path> DeliverToMaildir(
     const std::filesystem::path& directory, std::string_view prefix_headers,
     std::string_view content, const std::string& hostname);
 
-// Transport for recipients whose domain is in mydestination: the local part
-// (or full address) must be a user of the passwd-file, and the mailbox is
-// HOME/home_mailbox, or mailbox_base/USER/home_mailbox when the user has no
-// home field.  home_mailbox must end in '/' (Maildir); mbox is not
-// supported.
+// Transport for recipients whose domain is in mydestination: the full
+// address or else the local part must be a user of the passwd-file, and the
+// mailbox is HOME/home_mailbox, or mailbox_base/USER/home_mailbox (USER as
+// written in the passwd-file) when the user has no home field.
+// home_mailbox must end in '/' (Maildir); mbox is not supported.
+//
+// Safe to call from several threads: it only reads settings and consults
+// the thread-safe UserDatabase.
 class MaildirTransport : public queue::Transport {
  public:
   MaildirTransport(const config::GlobalSettings& settings,
@@ -37,8 +56,18 @@ class MaildirTransport : public queue::Transport {
                                  const std::string& recipient,
                                  std::string_view content) override;
 
-  // Returns the Maildir directory for `recipient`, or an error when the
-  // recipient is not a local user (permanent) or the database failed.
+  // Returns true when `domain` (any case, trailing dot allowed) is in
+  // mydestination.  An empty domain is local, as for "postmaster".
+  bool IsLocalDomain(std::string_view domain) const;
+
+  // Returns true when `recipient` is in a local domain and is a known user.
+  // The SMTP server rejects RCPT with 550 5.1.1 when the domain is local
+  // and this is false.
+  bool IsLocalRecipient(std::string_view recipient);
+
+  // Returns the Maildir directory for `recipient`.  The error is permanent
+  // when the domain is not local or the user is unknown, and temporary when
+  // the user database cannot be read or the settings give no mailbox.
   Result<std::filesystem::path> MailboxFor(std::string_view recipient);
 
  private:
