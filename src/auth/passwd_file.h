@@ -50,10 +50,11 @@
 namespace mailport::auth {
 
 // Limits that writers enforce.  SASL PLAIN (RFC 4616) bounds authcid and
-// password at 255 bytes, so a longer password could never be used over
-// PLAIN; the password limit is larger for other callers.
+// password at 255 bytes, so a longer password can never be used over
+// PLAIN.  The password bound is the longest phrase libxcrypt's crypt(3)
+// accepts (CRYPT_MAX_PASSPHRASE_SIZE, 512 bytes with the NUL).
 inline constexpr std::size_t kMaxUserNameLength = 255;
-inline constexpr std::size_t kMaxPasswordLength = 1024;
+inline constexpr std::size_t kMaxPasswordLength = 511;
 
 struct User {
   std::string name;

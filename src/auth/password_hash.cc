@@ -20,6 +20,9 @@
 namespace mailport::auth {
 namespace {
 
+static_assert(kMaxPasswordLength < CRYPT_MAX_PASSPHRASE_SIZE,
+              "crypt(3) rejects longer passwords");
+
 struct BareScheme {
   std::string_view prefix;
   std::string_view name;
@@ -90,7 +93,9 @@ HashInfo ClassifyBare(std::string_view hash) {
       return {scheme.status, std::string(scheme.name), ""};
     }
     std::string copy(hash);
-    if (crypt_checksalt(copy.c_str()) != CRYPT_SALT_OK) {
+    // libxcrypt reports sha256-crypt as a legacy method; the table above,
+    // not crypt_checksalt, decides which schemes are weak.
+    if (crypt_checksalt(copy.c_str()) == CRYPT_SALT_INVALID) {
       return {HashStatus::kUnknown, "malformed " + std::string(scheme.name),
               ""};
     }
