@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "config/settings.h"
+#include "util/result.h"
 
 namespace mailport::config {
 
@@ -53,15 +54,35 @@ struct Setting {
 // parameter (see parameters.h).
 class Parameters {
  public:
+  // Nested expansions deeper than this are an error, which ends cycles such
+  // as `a = $b` with `b = $a`.
+  static constexpr int kMaxExpansionDepth = 100;
+
   void Set(Setting setting);
   bool IsSet(std::string_view name) const;
 
+  // Replaces the built-in default of `name` for this instance; Load() uses
+  // it for config_directory.
+  void SetDefault(std::string name, std::string value);
+
   // Returns the expanded value: the setting when present, else the built-in
-  // default, else "".  Expansion stops at a depth of 100 to end cycles.
+  // default, else "".  Returns "" when expansion fails; Expand() says why.
   std::string Get(std::string_view name) const;
+
+  // Returns the expanded value, or an error when expansion is nested deeper
+  // than kMaxExpansionDepth or a `${` has no closing brace.
+  Result<std::string> Expand(std::string_view name) const;
+
+  // Returns the value before expansion: the setting, else the default.
+  std::string Raw(std::string_view name) const;
 
   // Returns where `name` was set, or nullptr for a default.
   const Setting* Find(std::string_view name) const;
+
+  // Returns the setting that a problem with `name` should be reported at:
+  // its own, else the first set parameter that its default refers to
+  // (depth first), else nullptr.
+  const Setting* Locate(std::string_view name) const;
 
   // Returns a copy with `overrides` applied on top.
   Parameters WithOverrides(const std::vector<Setting>& overrides) const;
@@ -71,8 +92,17 @@ class Parameters {
   }
 
  private:
+  Result<std::string> ExpandText(std::string_view text, int depth) const;
+  Result<std::string> ExpandName(std::string_view name, int depth) const;
+  const Setting* LocateAt(std::string_view name, int depth) const;
+
   std::map<std::string, Setting, std::less<>> settings_;
+  std::map<std::string, std::string, std::less<>> defaults_;
 };
+
+// Returns the parameter names that `raw` refers to with $name, ${name},
+// $(name) and the ?/: forms, in order of appearance.
+std::vector<std::string> ReferencedNames(std::string_view raw);
 
 // One line of master.cf.
 struct Service {
@@ -83,7 +113,7 @@ struct Service {
   std::string chroot_column;
   std::string wakeup_column;
   std::string maxproc_column;
-  std::string command;             // first word of the command column
+  std::string command;                 // first word of the command column
   std::vector<std::string> arguments;  // the rest, `-o` pairs removed
   std::vector<Setting> overrides;      // from `-o name=value`
   std::string file;

@@ -60,12 +60,25 @@ struct SmtpdService {
   std::string name;  // master.cf service column as written
   std::string file;  // where the service line is, for messages
   int line = 0;
-  std::string host;  // listen address; "127.0.0.1", "::1", "0.0.0.0", "::"
+  // Listen address: "127.0.0.1", "::1", "0.0.0.0", "::".  Resolve() lists
+  // "0.0.0.0" and "::" as separate services for inet_interfaces = all, so
+  // "::" is meant to be bound with IPV6_V6ONLY.
+  std::string host;
   uint16_t port = 0;
+  std::string syslog_name;  // "postfix/submission" with -o syslog_name=...
   // Submission services (587, 465, or named submission/submissions/smtps)
   // require AUTH before MAIL, as RFC 6409 section 4.3 expects.
   bool submission = false;
-  int max_processes = 100;  // maxproc column: concurrent sessions, 0 = none
+  // maxproc column: concurrent sessions, 0 = no limit; "-" gives
+  // default_process_limit.
+  int max_processes = 100;
+
+  // This service's view of the global parameters, with its -o overrides
+  // applied: the EHLO name, and the inputs of permit_mynetworks and
+  // reject_unauth_destination.
+  std::string myhostname;
+  std::vector<IpNetwork> mynetworks;
+  std::vector<std::string> mydestination;  // lower case, no trailing dot
 
   TlsServerSettings tls;
   bool sasl_auth_enable = false;
@@ -78,9 +91,9 @@ struct SmtpdService {
   std::size_t message_size_limit = 10240000;  // bytes, 0 = unlimited
   std::size_t recipient_limit = 1000;         // smtpd_recipient_limit
   std::size_t line_length_limit = 2048;       // longest command or text line
-  int soft_error_limit = 10;   // errors before each reply is delayed
-  int hard_error_limit = 20;   // errors before the session is closed
-  std::chrono::seconds timeout{300};          // smtpd_timeout, per read
+  int soft_error_limit = 10;          // errors before each reply is delayed
+  int hard_error_limit = 20;          // errors before the session is closed
+  std::chrono::seconds timeout{300};  // smtpd_timeout, per read
   std::chrono::seconds session_timeout{3600};  // whole session
   std::chrono::milliseconds error_sleep_time{1000};
   // A failed AUTH is answered after sasl_failure_delay; after
