@@ -85,13 +85,13 @@ class WriterLock {
     lock_path += ".lock";
     fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0) {
-      return TemporaryError("cannot open lock file " + lock_path.string() +
-                            ": " + fs::ErrnoText(errno));
+      return TemporaryError("open of lock file " + lock_path.string() +
+                            " failed: " + fs::ErrnoText(errno));
     }
     while (::flock(fd_, LOCK_EX) != 0) {
       if (errno == EINTR) continue;
-      return TemporaryError("cannot lock " + lock_path.string() + ": " +
-                            fs::ErrnoText(errno));
+      return TemporaryError("flock of " + lock_path.string() +
+                            " failed: " + fs::ErrnoText(errno));
     }
     return Status::Ok();
   }
@@ -173,8 +173,8 @@ Result<PasswdFile::Stamp> PasswdFile::StatFile(
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
     if (errno == ENOENT) return Stamp{};
-    return TemporaryError("cannot stat " + path.string() + ": " +
-                          fs::ErrnoText(errno));
+    return TemporaryError("stat of " + path.string() +
+                          " failed: " + fs::ErrnoText(errno));
   }
   return Stamp{true, info.st_dev, info.st_ino,
                info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec,
@@ -189,8 +189,8 @@ Result<PasswdFile> PasswdFile::Load(const std::filesystem::path& path) {
       empty.path_ = path;
       return empty;
     }
-    return TemporaryError("cannot open passwd-file " + path.string() + ": " +
-                          fs::ErrnoText(errno));
+    return TemporaryError("open of passwd-file " + path.string() +
+                          " failed: " + fs::ErrnoText(errno));
   }
 
   // The stamp comes from the descriptor that is read, so it describes
@@ -209,8 +209,8 @@ Result<PasswdFile> PasswdFile::Load(const std::filesystem::path& path) {
   int saved_errno = errno;
   ::close(fd);
   if (failed) {
-    return TemporaryError("cannot read passwd-file " + path.string() + ": " +
-                          fs::ErrnoText(saved_errno));
+    return TemporaryError("read of passwd-file " + path.string() +
+                          " failed: " + fs::ErrnoText(saved_errno));
   }
 
   Stamp stamp{true, info.st_dev, info.st_ino,
@@ -313,8 +313,8 @@ Status PasswdFile::Save() const {
     return written;
   }
 
-  // The replacement belongs to whoever wrote it; give it the old owner
-  // back so that a daemon reading the file through its group still can.
+  // The replacement is owned by the writing process.  Restoring the old
+  // owner keeps the file readable for a daemon that reads it via its group.
   struct stat now {};
   if (existed && ::stat(path_.c_str(), &now) == 0 &&
       (now.st_uid != old.st_uid || now.st_gid != old.st_gid) &&

@@ -140,6 +140,8 @@ class UserDatabase {
   // runs crypt(3) even for unknown users and for users that cannot log in
   // (against a fixed yescrypt hash), so response time does not tell which
   // users exist.
+  // NOTE: the fixed hash costs as much as a default yescrypt hash, so
+  // users with bcrypt or sha512-crypt hashes still differ in timing.
   bool Verify(std::string_view name, std::string_view password);
   std::optional<User> Find(std::string_view name);
   std::optional<User> FindRecipient(std::string_view local_part,
@@ -162,11 +164,12 @@ class UserDatabase {
   bool loaded_ = false;                         // guarded by mutex_
 };
 
-// Hashes `password` with yescrypt (the Debian 12 default of mkpasswd) or
-// the method named (case-insensitive): "yescrypt", "bcrypt" ($2b$, cost
-// 12), "sha512-crypt" ($6$, 5000 rounds) or "sha256-crypt" ($5$); the
-// mkpasswd spellings "sha512crypt" and "sha256crypt" work too.  The result
-// has no scheme prefix, as mkpasswd writes it.
+// Hashes `password` with the method named (case-insensitive).  The
+// default "yescrypt" is what Debian 12's mkpasswd writes.  "bcrypt" writes
+// $2b$ with cost 12, "sha512-crypt" writes $6$ with 5000 rounds and
+// "sha256-crypt" writes $5$.  The mkpasswd spellings "sha512crypt" and
+// "sha256crypt" work too.  The result has no scheme prefix, as mkpasswd
+// writes it.
 Result<std::string> HashPassword(std::string_view password,
                                  std::string_view method = "yescrypt");
 
@@ -175,7 +178,7 @@ Result<std::string> HashPassword(std::string_view password,
 // never match.
 bool VerifyPassword(std::string_view hash, std::string_view password);
 
-// How a stored hash is treated.
+// Classification of a stored hash, with or without a Dovecot prefix.
 enum class HashStatus { kUsable, kEmpty, kLocked, kWeak, kUnknown };
 struct HashInfo {
   HashStatus status = HashStatus::kUnknown;

@@ -196,8 +196,10 @@ Result<std::string> HashPassword(std::string_view password,
   if (name == "YESCRYPT") {
     prefix = "$y$";
   } else if (name == "BCRYPT") {
-    // libxcrypt's default bcrypt cost is 5; 12 (4096 rounds) takes a
-    // fraction of a second, comparable to what current guidance asks for.
+    // libxcrypt's default bcrypt cost is 5, which is cheap for current
+    // CPUs.  Cost 12 (2^12 key setup rounds) is a common choice for stored
+    // passwords; `mkpasswd -m bcrypt -R 12` took about 0.2 s on a 2-core
+    // x86-64 VM.
     prefix = "$2b$";
     count = 12;
   } else if (name == "SHA512-CRYPT" || name == "SHA512CRYPT") {
