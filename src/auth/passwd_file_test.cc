@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "util/fs.h"
 
@@ -423,6 +426,32 @@ TEST_F(UserDatabaseTest, BrokenFileKeepsPreviousUsers) {
   WriteRaw("alice:" + Hash("two") + "\n");
   EXPECT_TRUE(database.Reload().ok());
   EXPECT_TRUE(database.Verify("alice", "two"));
+}
+
+TEST_F(UserDatabaseTest, ConcurrentVerifyDuringRewrites) {
+  WriteRaw("alice:" + Hash("secret") + "\n");
+  Result<PasswdFile> file = PasswdFile::Load(path_);
+  ASSERT_TRUE(file.ok());
+  UserDatabase database(path_);
+
+  // Readers must always see a complete file: alice's password never
+  // changes, while the writer adds and removes bob.
+  std::atomic<int> failures{0};
+  std::vector<std::thread> readers;
+  for (int thread = 0; thread < 3; ++thread) {
+    readers.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        if (!database.Verify("alice", "secret")) ++failures;
+        if (database.Verify("alice", "wrong")) ++failures;
+      }
+    });
+  }
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(file->Add("bob", "b").ok());
+    EXPECT_TRUE(file->Remove("bob").ok());
+  }
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 }  // namespace
