@@ -15,6 +15,9 @@
 // the ticket keys and the session cache lock internally.  Sessions must
 // keep the shared_ptr alive until their SSL objects are freed, because the
 // OpenSSL callbacks reach the ticket keys and the cache through the context.
+// Shut a connection down (SSL_shutdown, asio's async_shutdown) before its
+// SSL object is freed: OpenSSL removes the session of a connection freed
+// without sending close_notify from the session cache.
 //
 // Errors from Create() are permanent and name the parameter and file; the
 // self-signed fallback is logged as a warning with its SHA-256 fingerprint.
