@@ -1,6 +1,7 @@
 // Resolve(): validation of every parameter and service, and construction of
 // the typed Settings.
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <filesystem>
@@ -103,11 +104,22 @@ class Resolver {
   }
 
   void WarnUnknownMain() {
+    std::vector<const Setting*> unknown;
     for (const auto& [name, setting] : config_.main.settings()) {
-      if (IsKnownOrReferenced(name)) continue;
-      ReportAt(Severity::kWarning, &setting,
-               fmt::format("unknown parameter \"{}\" is ignored", name));
+      if (!IsKnownOrReferenced(name)) unknown.push_back(&setting);
     }
+    std::sort(
+        unknown.begin(), unknown.end(),
+        [](const Setting* a, const Setting* b) { return a->line < b->line; });
+    for (const Setting* setting : unknown) {
+      ReportAt(
+          Severity::kWarning, setting,
+          fmt::format("unknown parameter \"{}\" is ignored", setting->name));
+    }
+  }
+
+  static std::string SettingKey(const Setting& setting) {
+    return fmt::format("{}:{}:{}", setting.file, setting.line, setting.name);
   }
 
   // Checks every table parameter by its type.  With `service_scope_only`,
@@ -118,8 +130,17 @@ class Resolver {
         continue;
       }
       const Setting* where = parameters.Locate(info.name);
+      // A default that inherits an invalid value from the setting it
+      // refers to (mailbox_base from data_directory) adds no second error.
+      if (where != nullptr && where->name != info.name &&
+          invalid_settings_.count(SettingKey(*where)) > 0) {
+        continue;
+      }
       Result<std::string> value = parameters.Expand(info.name);
       if (!value.ok()) {
+        if (where != nullptr && where->name == info.name) {
+          invalid_settings_.insert(SettingKey(*where));
+        }
         ReportAt(Severity::kError, where,
                  fmt::format("invalid {} value \"{}\": {}", info.name,
                              parameters.Raw(info.name), value.error().message));
@@ -127,6 +148,9 @@ class Resolver {
       }
       Status status = CheckValue(info, *value);
       if (!status.ok()) {
+        if (where != nullptr && where->name == info.name) {
+          invalid_settings_.insert(SettingKey(*where));
+        }
         ReportAt(Severity::kError, where,
                  fmt::format("invalid {} value \"{}\": {}", info.name, *value,
                              status.error().message));
@@ -612,6 +636,7 @@ class Resolver {
 
   Config& config_;
   std::set<std::string> reported_;
+  std::set<std::string> invalid_settings_;  // SettingKey() of each
   std::set<std::string, std::less<>> referenced_;
   InetProtocols protocols_;
 };
