@@ -10,6 +10,8 @@ namespace {
 
 constexpr std::string_view kQueueMagic = "mailport-queue 1";
 constexpr std::string_view kStateMagic = "mailport-state 1";
+// "end " + 16 hex digits + "\n".
+constexpr std::size_t kTrailerLength = 21;
 
 int64_t ToMicros(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -56,15 +58,14 @@ std::vector<std::string_view> SplitSpaces(std::string_view text) {
   return fields;
 }
 
-// Checks the trailer of `data` and returns the bytes it covers.
+// Checks the trailer of `data` and returns the bytes it covers.  The
+// trailer has a fixed length, so content need not end with a line break.
 Result<std::string_view> VerifyTrailer(std::string_view data) {
-  if (data.empty() || data.back() != '\n') {
-    return PermanentError("file does not end with a complete line");
+  if (data.size() < kTrailerLength || data.back() != '\n') {
+    return PermanentError("file does not end with an end line (truncated?)");
   }
-  auto line_start = data.rfind('\n', data.size() - 2);
-  line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
-  std::string_view trailer =
-      data.substr(line_start, data.size() - 1 - line_start);
+  std::size_t trailer_start = data.size() - kTrailerLength;
+  std::string_view trailer = data.substr(trailer_start, kTrailerLength - 1);
   if (trailer.substr(0, 4) != "end ") {
     return PermanentError("missing end line (file truncated?)");
   }
@@ -75,7 +76,7 @@ Result<std::string_view> VerifyTrailer(std::string_view data) {
   if (error != std::errc() || end != hex.data() + hex.size()) {
     return PermanentError("invalid end line");
   }
-  std::string_view covered = data.substr(0, line_start);
+  std::string_view covered = data.substr(0, trailer_start);
   Checksum checksum;
   checksum.Update(covered);
   if (checksum.value() != stored) {

@@ -380,7 +380,9 @@ Result<QueuedMessage> FileSpool::Read(const std::string& queue_id) {
   message.path = QueuePath(queue_id);
   message.next_attempt = message.envelope.arrival_time;
   for (const auto& address : message.envelope.recipients) {
-    message.recipients.push_back(RecipientState{address});
+    RecipientState state;
+    state.address = address;
+    message.recipients.push_back(std::move(state));
   }
 
   auto state = ReadWholeFile(StatePath(queue_id));
