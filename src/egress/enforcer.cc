@@ -174,7 +174,7 @@ std::string NftEnforcer::BuildRuleset(const std::vector<Request>& exceptions,
         "comment \"exception\"\n"
         "    {1} saddr . {1} daddr @allow_dest_{0} counter name "
         "\"allowed_dest_{0}\" return comment \"exception to destination\"\n"
-        "    tcp flags & (syn | ack) == syn update @blocked_{0} "
+        "    ct state new update @blocked_{0} "
         "{{ {1} saddr counter }} counter name \"blocked_{0}\"\n"
         "    {2} comment \"port 25 blocked\"\n"
         "  }}\n"
