@@ -3,9 +3,10 @@
 // GenerateSelfSigned() writes what a mail server needs when no certificate
 // from a CA is configured: an ECDSA P-256 key and an X.509 v3 certificate
 // with the host name as subject CN and as subjectAltName (RFC 5280 section
-// 4.2.1.6; a literal IPv4 or IPv6 address becomes an iPAddress entry),
-// basicConstraints CA:FALSE, keyUsage digitalSignature and extendedKeyUsage
-// serverAuth, signed with SHA-256 and a random 127-bit serial number.
+// 4.2.1.6), basicConstraints CA:FALSE, keyUsage digitalSignature and
+// extendedKeyUsage serverAuth.  It is signed with SHA-256 and has a random
+// 127-bit serial number.  A literal IPv4 or IPv6 address becomes an
+// iPAddress subjectAltName entry instead of a dNSName.
 // Clients cannot verify such a certificate against a CA; the user checks its
 // SHA-256 fingerprint once and accepts it permanently (or pins it).
 //

@@ -19,10 +19,13 @@ namespace stdfs = std::filesystem;
 using config::TlsServerSettings;
 using config::TlsVersion;
 
-// Where a certificate and its key come from, after the self-signed fallback.
+// Certificate and key paths after the self-signed fallback.
 struct CertificateFiles {
   stdfs::path cert_file;
   stdfs::path key_file;
+  // smtpd_tls_chain_files: each file contains a private key and its
+  // certificate chain, leaf first; when set, cert_file and key_file are
+  // not read (Postfix 3.4 and later give this parameter precedence too).
   std::vector<stdfs::path> chain_files;
   bool self_signed = false;
   bool generated_now = false;
@@ -75,7 +78,18 @@ Result<CertificateFiles> ResolveFiles(const TlsServerSettings& settings,
   files.chain_files = settings.chain_files;
 
   std::string missing;
-  if (settings.cert_file.empty()) {
+  if (!settings.chain_files.empty()) {
+    for (const stdfs::path& chain_file : settings.chain_files) {
+      Result<bool> exists = FileExists(chain_file, "smtpd_tls_chain_files");
+      if (!exists) return exists.error();
+      if (!*exists && missing.empty()) {
+        missing = "smtpd_tls_chain_files entry " + chain_file.string() +
+                  " does not exist";
+      }
+    }
+    files.cert_file = settings.chain_files.front();
+    files.key_file = settings.chain_files.front();
+  } else if (settings.cert_file.empty()) {
     missing = "no certificate is configured (smtpd_tls_cert_file)";
   } else {
     Result<bool> cert_exists =
@@ -168,19 +182,19 @@ Result<std::vector<X509Ptr>> ReadCertificates(const stdfs::path& path,
 // Fails instead of asking for a passphrase on the terminal.
 int NoPassphrase(char*, int, int, void*) { return -1; }
 
-Result<EvpPkeyPtr> ReadKey(const stdfs::path& path, bool self_signed) {
-  const std::string name = "smtpd_tls_key_file " + path.string();
+Result<EvpPkeyPtr> ReadKey(const stdfs::path& path, const std::string& name,
+                           bool self_signed) {
   Result<std::string> pem = fs::ReadFile(path);
   if (!pem) {
-    return PermanentError(name + ": " + pem.error().message + "; " +
-                          FixForFile(self_signed));
+    return PermanentError(name + " " + path.string() + ": " +
+                          pem.error().message + "; " + FixForFile(self_signed));
   }
   BioPtr bio = MemoryBio(*pem);
   EvpPkeyPtr key(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
   if (!key) {
-    return PermanentError(name + ": invalid private key (" +
-                          TakeOpenSslErrors() +
+    return PermanentError(name + " " + path.string() +
+                          ": invalid private key (" + TakeOpenSslErrors() +
                           "); it must contain an unencrypted PEM private "
                           "key; " +
                           FixForFile(self_signed));
@@ -188,33 +202,31 @@ Result<EvpPkeyPtr> ReadKey(const stdfs::path& path, bool self_signed) {
   return key;
 }
 
-Result<LoadedCertificate> LoadCertificate(const CertificateFiles& files) {
+// Loads a leaf certificate with its chain from `cert_file` and its key from
+// `key_file` (which may be the same file).
+Result<LoadedCertificate> LoadPair(const stdfs::path& cert_file,
+                                   const std::string& cert_name,
+                                   const stdfs::path& key_file,
+                                   const std::string& key_name,
+                                   bool self_signed) {
   LoadedCertificate loaded;
-  Result<std::vector<X509Ptr>> certificates = ReadCertificates(
-      files.cert_file, "smtpd_tls_cert_file", files.self_signed);
+  Result<std::vector<X509Ptr>> certificates =
+      ReadCertificates(cert_file, cert_name, self_signed);
   if (!certificates) return certificates.error();
   loaded.leaf = std::move(certificates->front());
   for (std::size_t i = 1; i < certificates->size(); ++i) {
     loaded.chain.push_back(std::move((*certificates)[i]));
   }
-  for (const stdfs::path& chain_file : files.chain_files) {
-    Result<std::vector<X509Ptr>> chain =
-        ReadCertificates(chain_file, "smtpd_tls_CAfile", false);
-    if (!chain) return chain.error();
-    for (X509Ptr& certificate : *chain) {
-      loaded.chain.push_back(std::move(certificate));
-    }
-  }
 
-  Result<EvpPkeyPtr> key = ReadKey(files.key_file, files.self_signed);
+  Result<EvpPkeyPtr> key = ReadKey(key_file, key_name, self_signed);
   if (!key) return key.error();
   loaded.key = std::move(*key);
   if (X509_check_private_key(loaded.leaf.get(), loaded.key.get()) != 1) {
     TakeOpenSslErrors();
     return PermanentError(
-        "the private key in smtpd_tls_key_file " + files.key_file.string() +
-        " does not match the certificate in smtpd_tls_cert_file " +
-        files.cert_file.string() +
+        "the private key in " + key_name + " " + key_file.string() +
+        " does not match the certificate in " + cert_name + " " +
+        cert_file.string() +
         "; configure the key that belongs to this certificate (the output "
         "of `openssl x509 -noout -pubkey -in CERT` and `openssl pkey "
         "-pubout -in KEY` must be equal)");
@@ -222,17 +234,43 @@ Result<LoadedCertificate> LoadCertificate(const CertificateFiles& files) {
   return loaded;
 }
 
+// Returns one certificate per key: one from cert_file and key_file, or one
+// per smtpd_tls_chain_files entry (for example an RSA and an ECDSA one).
+Result<std::vector<LoadedCertificate>> LoadCertificates(
+    const CertificateFiles& files) {
+  std::vector<LoadedCertificate> loaded;
+  if (files.chain_files.empty()) {
+    Result<LoadedCertificate> pair =
+        LoadPair(files.cert_file, "smtpd_tls_cert_file", files.key_file,
+                 "smtpd_tls_key_file", files.self_signed);
+    if (!pair) return pair.error();
+    loaded.push_back(std::move(*pair));
+    return loaded;
+  }
+  for (const stdfs::path& chain_file : files.chain_files) {
+    Result<LoadedCertificate> pair =
+        LoadPair(chain_file, "smtpd_tls_chain_files", chain_file,
+                 "smtpd_tls_chain_files", false);
+    if (!pair) return pair.error();
+    loaded.push_back(std::move(*pair));
+  }
+  return loaded;
+}
+
+void FreeX509Stack(STACK_OF(X509) * stack) { sk_X509_free(stack); }
+using X509StackPtr =
+    std::unique_ptr<STACK_OF(X509), OpenSslDeleter<FreeX509Stack>>;
+
 Status InstallCertificate(SSL_CTX* context, LoadedCertificate& loaded) {
-  if (SSL_CTX_use_certificate(context, loaded.leaf.get()) != 1 ||
-      SSL_CTX_use_PrivateKey(context, loaded.key.get()) != 1) {
+  X509StackPtr chain(sk_X509_new_null());
+  for (X509Ptr& certificate : loaded.chain) {
+    sk_X509_push(chain.get(), certificate.get());
+  }
+  // The stack only borrows the certificates; OpenSSL copies what it keeps.
+  if (SSL_CTX_use_cert_and_key(context, loaded.leaf.get(), loaded.key.get(),
+                               chain.get(), 1) != 1) {
     return PermanentError("installing the certificate failed: " +
                           TakeOpenSslErrors());
-  }
-  for (X509Ptr& certificate : loaded.chain) {
-    if (SSL_CTX_add1_chain_cert(context, certificate.get()) != 1) {
-      return PermanentError("adding a chain certificate failed: " +
-                            TakeOpenSslErrors());
-    }
   }
   return Status::Ok();
 }
@@ -351,14 +389,16 @@ Status ServerContext::Configure(const TlsServerSettings& settings,
   Result<CertificateFiles> files =
       ResolveFiles(settings, data_directory, hostname);
   if (!files) return files.error();
-  Result<LoadedCertificate> loaded = LoadCertificate(*files);
+  Result<std::vector<LoadedCertificate>> loaded = LoadCertificates(*files);
   if (!loaded) return loaded.error();
-  if (Status status = InstallCertificate(context, *loaded); !status) {
-    return status;
+  for (LoadedCertificate& certificate : *loaded) {
+    if (Status status = InstallCertificate(context, certificate); !status) {
+      return status;
+    }
   }
   cert_file_ = files->cert_file;
   self_signed_generated_ = files->self_signed;
-  fingerprint_ = Sha256Fingerprint(loaded->leaf.get());
+  fingerprint_ = Sha256Fingerprint(loaded->front().leaf.get());
   if (files->self_signed) {
     log::Warn(
         "self-signed certificate {} has SHA-256 fingerprint {}; "

@@ -1,7 +1,7 @@
 // Session ticket keys with rotation (RFC 5077 tickets in TLS 1.2, RFC 8446
 // section 4.6.1 tickets in TLS 1.3).
 //
-// A TicketKeys object holds the current key, which encrypts new tickets, and
+// A TicketKeys object contains the current key, which encrypts new tickets, and
 // up to `retained_keys` older keys, which still decrypt tickets issued under
 // them.  A ticket decrypted with an older key is renewed: OpenSSL issues a
 // fresh ticket under the current key.  Each key is 16 bytes of name, a
@@ -46,11 +46,11 @@ class TicketKeys {
   void Install(SSL_CTX* context);
   static void Uninstall(SSL_CTX* context);
 
-  // Implements SSL_CTX_set_tlsext_ticket_key_evp_cb: with `encrypt` set it
-  // fills `key_name` and `iv` and keys both contexts with the current key
-  // (returns 1, or -1 on error); otherwise it looks `key_name` up and
+  // Implements SSL_CTX_set_tlsext_ticket_key_evp_cb.  To encrypt, it fills
+  // `key_name` and `iv`, keys both contexts with the current key and
+  // returns 1 (-1 on error).  To decrypt, it looks `key_name` up and
   // returns 1 for the current key, 2 for an older one (renew the ticket),
-  // 0 for an unknown or retired key (full handshake), -1 on error.
+  // 0 for an unknown or retired key (full handshake), or -1 on error.
   int HandleTicket(unsigned char key_name[16], unsigned char* iv,
                    EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, bool encrypt);
 

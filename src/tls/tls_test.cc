@@ -41,7 +41,7 @@ using std::chrono::system_clock;
 using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL_free>>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX_free>>;
 
-// A clock that moves only when the test says so.
+// Clock that advances only when the test calls Advance().
 class FakeClock {
  public:
   Clock AsClock() {
@@ -386,6 +386,44 @@ TEST_F(TlsTest, KeyInCertFileWhenKeyFileEmpty) {
   auto server = MustCreate(settings);
   ASSERT_TRUE(server);
   EXPECT_FALSE(server->self_signed_generated());
+}
+
+TEST_F(TlsTest, ChainFilesContainKeyAndCertificates) {
+  ASSERT_TRUE(
+      GenerateSelfSigned(dir_ / "c.pem", dir_ / "k.pem", "a.example.test")
+          .ok());
+  const stdfs::path chain_file = dir_ / "chain.pem";
+  std::ofstream(chain_file)
+      << ReadText(dir_ / "k.pem") << ReadText(dir_ / "c.pem");
+  TlsServerSettings settings;
+  settings.chain_files = {chain_file};
+  auto server = MustCreate(settings);
+  ASSERT_TRUE(server);
+  EXPECT_FALSE(server->self_signed_generated());
+  EXPECT_EQ(server->fingerprint(), *FileFingerprint(dir_ / "c.pem"));
+  SslCtxPtr client = ClientContext();
+  EXPECT_TRUE(Handshake(*server, client.get()).ok);
+}
+
+TEST_F(TlsTest, ChainFileWithWrongKeyIsError) {
+  ASSERT_TRUE(
+      GenerateSelfSigned(dir_ / "a-cert.pem", dir_ / "a-key.pem", "a.test")
+          .ok());
+  ASSERT_TRUE(
+      GenerateSelfSigned(dir_ / "b-cert.pem", dir_ / "b-key.pem", "b.test")
+          .ok());
+  const stdfs::path chain_file = dir_ / "chain.pem";
+  std::ofstream(chain_file)
+      << ReadText(dir_ / "b-key.pem") << ReadText(dir_ / "a-cert.pem");
+  TlsServerSettings settings;
+  settings.chain_files = {chain_file};
+  auto server = ServerContext::Create(settings, dir_, "mail.example.test");
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.error().message.find("does not match"), std::string::npos);
+  EXPECT_NE(server.error().message.find("smtpd_tls_chain_files " +
+                                        chain_file.string()),
+            std::string::npos)
+      << server.error().message;
 }
 
 TEST_F(TlsTest, MismatchedKeyNamesBothFiles) {
