@@ -104,7 +104,7 @@ Status WriteSynced(const stdfs::path& path, std::string_view data) {
 // Returns true when the header section of `content` has a Delivered-To
 // field for `recipient`, which means the message has looped back here.
 bool HasDeliveredTo(std::string_view content, std::string_view recipient) {
-  std::string wanted = ToLower(recipient);
+  std::string expected = ToLower(recipient);
   while (!content.empty()) {
     auto newline = content.find('\n');
     std::string_view line = content.substr(0, newline);
@@ -117,7 +117,7 @@ bool HasDeliveredTo(std::string_view content, std::string_view recipient) {
       auto start = value.find_first_not_of(" \t<");
       auto end = value.find_last_not_of(" \t>");
       if (start != std::string::npos &&
-          value.substr(start, end - start + 1) == wanted) {
+          value.substr(start, end - start + 1) == expected) {
         return true;
       }
     }

@@ -2,10 +2,10 @@
 //
 // A message is written to DIR/tmp/UNIQUE, fsynced, renamed to
 // DIR/new/UNIQUE,S=SIZE and DIR/new is fsynced, so a delivered message is
-// on disk before the queue forgets it.  UNIQUE is
+// on disk before the queue records the recipient as delivered.  UNIQUE is
 // SECONDS.MmicrosecondsPpidQcounter.HOST, where HOST is this host's name
-// with '/' and ':' written as \057 and \072; SIZE is the size of the file.
-// The rename refuses to replace an existing file, so a name collision
+// with '/' and ':' written as \057 and \072.  SIZE is the size of the
+// file.  The rename does not replace an existing file, so a name collision
 // (another host writing with the same name over NFS) is an error, never
 // a lost message.
 //
@@ -39,11 +39,11 @@ Result<std::filesystem::path> DeliverToMaildir(
     const std::filesystem::path& directory, std::string_view prefix_headers,
     std::string_view content, const std::string& hostname);
 
-// Transport for recipients whose domain is in mydestination: the full
-// address or else the local part must be a user of the passwd-file, and the
-// mailbox is HOME/home_mailbox, or mailbox_base/USER/home_mailbox (USER as
-// written in the passwd-file) when the user has no home field.
-// home_mailbox must end in '/' (Maildir); mbox is not supported.
+// Transport for recipients whose domain is in mydestination.  The full
+// address, or else the local part, must be a user of the passwd-file.  The
+// mailbox is HOME/home_mailbox, or mailbox_base/USER/home_mailbox when the
+// user has no home field (USER as written in the passwd-file).
+// home_mailbox must end in '/' (Maildir), because mbox is not supported.
 //
 // Safe to call from several threads: it only reads settings and consults
 // the thread-safe UserDatabase.

@@ -5,8 +5,8 @@
 // The 60 bits are, from the most significant: 34 bits of Unix seconds
 // (enough until the year 2514), 20 bits of microseconds and 6 random bits.
 // Within one process the (seconds, microseconds) part strictly increases,
-// even when the clock stands still or steps back, so one process never
-// makes the same id twice; the random bits separate processes that share
+// even when the clock does not advance or steps back, so one process never
+// makes the same id twice.  The random bits separate processes that share
 // a queue directory.  The spool additionally commits with a rename that
 // fails on an existing name, so a live id is never overwritten.
 #pragma once

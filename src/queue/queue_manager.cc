@@ -90,6 +90,12 @@ struct QueueManager::Impl {
   Status SendBounce(const QueuedMessage& message, std::string_view content,
                     const std::vector<FailedRecipient>& failed);
   void ScanIfDue(std::unique_lock<std::mutex>& lock);
+  // queue_run_delay, but at least one second so that a zero setting cannot
+  // make the workers list the directory in a loop.
+  Clock::duration ScanInterval() const {
+    return std::max<Clock::duration>(settings_.queue_run_delay,
+                                     std::chrono::seconds(1));
+  }
 
   Spool& spool_;
   const config::GlobalSettings settings_;
@@ -159,7 +165,7 @@ void QueueManager::Impl::ScanIfDue(std::unique_lock<std::mutex>& lock) {
   for (const auto& queue_id : unknown) Schedule(queue_id, now, false);
 
   lock.lock();
-  next_scan_ = Clock::now() + settings_.queue_run_delay;
+  next_scan_ = Clock::now() + ScanInterval();
   scanning_ = false;
 }
 
@@ -406,7 +412,7 @@ void QueueManager::Start() {
     std::lock_guard lock(impl_->mutex_);
     if (impl_->started_) return;
     impl_->started_ = true;
-    impl_->next_scan_ = Clock::now() + impl_->settings_.queue_run_delay;
+    impl_->next_scan_ = Clock::now() + impl_->ScanInterval();
   }
   // Recovery: whatever is in the queue now was accepted before a restart
   // or crash; each message keeps its own next_attempt time.

@@ -61,9 +61,9 @@ using TransportSelector = std::function<Transport*(std::string_view)>;
 std::chrono::seconds RetryDelay(int attempts, std::chrono::seconds minimal,
                                 std::chrono::seconds maximal);
 
-// Thread model: the public methods may be called from any thread; they only
-// take the scheduling lock and never block on the disk, except Start() and
-// FlushAll(), which list the queue directory.
+// Thread model: the public methods may be called from any thread.  They
+// only take the scheduling lock and do not block on the disk, except
+// Start() and FlushAll(), which list the queue directory.
 class QueueManager {
  public:
   QueueManager(Spool& spool, const config::GlobalSettings& settings,

@@ -62,7 +62,7 @@ struct Call {
   std::string content;
 };
 
-// A transport that answers from a script and records every call.
+// A transport that returns outcomes from a script and records every call.
 class ScriptedTransport : public Transport {
  public:
   using Script = std::function<DeliveryOutcome(int call_index,

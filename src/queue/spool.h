@@ -10,7 +10,7 @@
 //
 // Read() of a queue file that is truncated or damaged moves it (and its
 // state file) to queue_directory/corrupt, logs an error and returns a
-// permanent error; queue files are never deleted for being unreadable.
+// permanent error.  Queue files are never deleted for being unreadable.
 //
 // All methods block on the disk and are safe to call from several threads,
 // as long as no two threads Update() or Remove() the same queue id at once

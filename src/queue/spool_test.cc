@@ -162,7 +162,7 @@ TEST(SpoolTest, StoreReadUpdateRemove) {
   updated.next_attempt = read->envelope.arrival_time + std::chrono::hours(1);
   ASSERT_TRUE(spool->Update(updated).ok());
 
-  // A second spool on the same directory sees what the first recorded.
+  // A second spool on the same directory reads what the first recorded.
   auto reopened = OpenSpool(directory.path());
   auto reread = reopened->Read(*stored);
   ASSERT_TRUE(reread.ok()) << reread.error().message;
@@ -304,7 +304,9 @@ TEST(SpoolTest, CorruptQueueFileQuarantined) {
                    "Subject: y\r\n\r\nbody\r\n");
   auto intact = spool->Store(MakeEnvelope("a@example.test", {"b@example.test"}),
                              "Subject: z\r\n\r\nbody\r\n");
-  ASSERT_TRUE(truncated.ok() && flipped.ok() && intact.ok());
+  ASSERT_TRUE(truncated.ok());
+  ASSERT_TRUE(flipped.ok());
+  ASSERT_TRUE(intact.ok());
 
   stdfs::path active = directory.path() / "active";
   stdfs::resize_file(active / *truncated, 500);
