@@ -66,7 +66,8 @@ class Parameters {
   void SetDefault(std::string name, std::string value);
 
   // Returns the expanded value: the setting when present, else the built-in
-  // default, else "".  Returns "" when expansion fails; Expand() says why.
+  // default, else "".  Returns "" when expansion fails, and Expand() returns
+  // the error.
   std::string Get(std::string_view name) const;
 
   // Returns the expanded value, or an error when expansion is nested deeper

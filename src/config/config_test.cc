@@ -331,6 +331,9 @@ TEST(Services, InetInterfaces) {
            Case{"inet_interfaces = localhost\ninet_protocols = ipv4\n",
                 {"127.0.0.1"}},
            Case{"inet_interfaces = 127.0.0.2, [::1]\n", {"127.0.0.2", "::1"}},
+           Case{
+               "inet_interfaces = 192.0.2.7 localhost\ninet_protocols = ipv4\n",
+               {"192.0.2.7", "127.0.0.1"}},
        }) {
     Loaded loaded = LoadText(c.main_cf, kSmtpLine);
     EXPECT_THAT(loaded.messages, IsEmpty()) << c.main_cf;
@@ -838,9 +841,12 @@ TEST(Unknown, GlobalParameterInOverride) {
                           "applies to the whole server, so set it in main.cf"));
 }
 
-// --- The DESIGN example and safety warnings -----------------------------
+// --- The provider's example and safety warnings -------------------------
 
-constexpr std::string_view kDesignMainCf =
+// The Postfix lines that cloud providers document for running submission
+// on port 587 when port 25 is blocked.
+
+constexpr std::string_view kProviderMainCf =
     "smtpd_tls_security_level = may\n"
     "smtpd_tls_auth_only = yes\n"
     "smtpd_tls_key_file = /etc/ssl/private/mailserver.key\n"
@@ -848,12 +854,12 @@ constexpr std::string_view kDesignMainCf =
     "smtpd_tls_loglevel = 1\n"
     "smtpd_tls_session_cache_database = btree:${data_directory}/smtpd_scache\n";
 
-constexpr std::string_view kDesignMasterCf =
+constexpr std::string_view kProviderMasterCf =
     "smtp       inet n       -       y       -       -       smtpd\n"
     "submission inet n       -       y       -       -       smtpd\n";
 
-TEST(Design, QuotedLinesLoad) {
-  Loaded loaded = LoadText(kDesignMainCf, kDesignMasterCf);
+TEST(ProviderExample, QuotedLinesLoad) {
+  Loaded loaded = LoadText(kProviderMainCf, kProviderMasterCf);
   EXPECT_FALSE(loaded.config.HasErrors());
   ASSERT_EQ(loaded.settings.services.size(), 4u);
   const SmtpdService& submission = loaded.settings.services[2];
@@ -873,8 +879,8 @@ TEST(Design, QuotedLinesLoad) {
             "/var/lib/mailport/smtpd_scache");
 }
 
-TEST(Design, QuotedLinesWarn) {
-  Loaded loaded = LoadText(kDesignMainCf, kDesignMasterCf);
+TEST(ProviderExample, QuotedLinesWarn) {
+  Loaded loaded = LoadText(kProviderMainCf, kProviderMasterCf);
   EXPECT_THAT(loaded.messages,
               Contains("master.cf:2: warning: submission service "
                        "\"submission\" accepts mail without TLS; add \"-o "
@@ -899,7 +905,7 @@ TEST(Design, QuotedLinesWarn) {
   }
 }
 
-TEST(Design, UsualOverridesSilenceWarnings) {
+TEST(ProviderExample, UsualOverridesSilenceWarnings) {
   Loaded loaded =
       LoadText("smtpd_tls_security_level = may\nsmtpd_tls_auth_only = yes\n",
                "submission inet n - y - - smtpd\n"
@@ -918,6 +924,20 @@ TEST(Design, UsualOverridesSilenceWarnings) {
   EXPECT_EQ(smtps.port, 465);
   EXPECT_TRUE(smtps.tls.wrapper_mode);
   EXPECT_TRUE(smtps.submission);
+}
+
+TEST(Safety, MissingCertificateWarnsOnce) {
+  Loaded loaded = LoadText(
+      "smtpd_tls_security_level = may\n"
+      "smtpd_tls_cert_file = /nonexistent/mailport-test/cert.pem\n",
+      "127.0.0.1:25 inet n - n - - smtpd\n");
+  EXPECT_THAT(loaded.messages,
+              ElementsAre("main.cf:2: warning: smtpd_tls_cert_file "
+                          "\"/nonexistent/mailport-test/cert.pem\" does not "
+                          "exist; TLS uses a generated self-signed "
+                          "certificate instead"));
+  EXPECT_EQ(loaded.settings.services[0].tls.key_file,
+            "/nonexistent/mailport-test/cert.pem");
 }
 
 TEST(Safety, AuthWithoutTls) {
@@ -1081,6 +1101,55 @@ TEST_F(LoadTest, MissingMasterCfIsError) {
             (directory_ / "master.cf").string() +
                 ": error: file not found; master.cf lists the services to "
                 "run");
+}
+
+TEST_F(LoadTest, MyoriginFromFile) {
+  Write("mailname", "\n  origin.example.test\n");
+  Write("master.cf", "127.0.0.1:2525 inet n - n - - smtpd\n");
+  Write("main.cf", "myorigin = " + (directory_ / "mailname").string() + "\n");
+  Config config = Load(directory_);
+  Settings settings = Resolve(config);
+  EXPECT_THAT(config.diagnostics, IsEmpty());
+  EXPECT_EQ(settings.global.myorigin, "origin.example.test");
+}
+
+TEST_F(LoadTest, MyoriginFileMissing) {
+  std::string path = (directory_ / "no-mailname").string();
+  Write("master.cf", "127.0.0.1:2525 inet n - n - - smtpd\n");
+  Write("main.cf", "myorigin = " + path + "\n");
+  Config config = Load(directory_);
+  Resolve(config);
+  ASSERT_EQ(config.diagnostics.size(), 1u);
+  EXPECT_EQ(config.diagnostics[0].ToString(),
+            (directory_ / "main.cf").string() +
+                ":1: error: invalid myorigin value \"" + path +
+                "\": cannot read " + path + ": No such file or directory");
+}
+
+TEST_F(LoadTest, DebianSampleLoads) {
+  std::filesystem::path testdata =
+      std::filesystem::path(MAILPORT_SOURCE_DIR) / "src/config/testdata";
+  Config config = Load(testdata / "debian");
+  Settings settings = Resolve(config);
+  std::vector<std::string> messages;
+  for (const Diagnostic& d : config.diagnostics) {
+    messages.push_back(d.ToString());
+  }
+  EXPECT_FALSE(config.HasErrors()) << ::testing::PrintToString(messages);
+  EXPECT_THAT(messages,
+              Contains(testdata.string() +
+                       "/debian/main.cf:5: warning: unknown parameter "
+                       "\"biff\" is ignored"));
+  // inet_protocols = ipv4 leaves one listener, 0.0.0.0:25.
+  ASSERT_EQ(settings.services.size(), 1u);
+  EXPECT_EQ(settings.services[0].host, "0.0.0.0");
+  EXPECT_EQ(settings.services[0].port, 25);
+  EXPECT_EQ(settings.services[0].banner, "debian ESMTP mailport (Debian/GNU)");
+  EXPECT_EQ(settings.global.mynetworks.size(), 3u);
+  EXPECT_THAT(settings.services[0].relay_restrictions,
+              ElementsAre(Restriction::kPermitMynetworks,
+                          Restriction::kPermitSaslAuthenticated,
+                          Restriction::kDeferUnauthDestination));
 }
 
 TEST_F(LoadTest, SampleFilesLoad) {

@@ -33,10 +33,10 @@ struct InetProtocols {
 // Parses a value that CheckValue() accepted for inet_protocols.
 InetProtocols ParseInetProtocols(std::string_view text);
 
-// Returns the listen addresses for a service without a host part:
-// inet_interfaces `all` gives "0.0.0.0" and "::", `loopback-only` and
-// `localhost` give "127.0.0.1" and "::1", filtered by `protocols`; a list
-// of addresses is returned as written, without brackets.
+// Returns the listen addresses for a service without a host part.
+// inet_interfaces `all` gives "0.0.0.0" and "::", and `loopback-only` and
+// `localhost` give "127.0.0.1" and "::1", each filtered by `protocols`.  A
+// list of addresses is returned as written, without brackets.
 std::vector<std::string> ListenAddresses(std::string_view inet_interfaces,
                                          InetProtocols protocols);
 

@@ -19,6 +19,7 @@ namespace mailport::config {
 enum class ParameterType {
   kString,         // free text
   kDomain,         // one domain name
+  kDomainOrFile,   // a domain name, or /file whose first line is one
   kDomainList,     // domain names separated by commas or white space
   kNetworkList,    // IpNetwork prefixes, as mynetworks lists them
   kInterfaces,     // inet_interfaces: all, loopback-only, localhost, addresses
@@ -68,10 +69,10 @@ std::span<const ParameterInfo> AllParameters();
 // Returns nullptr for names not in the table.
 const ParameterInfo* FindParameter(std::string_view name);
 
-// The host's name from gethostname(), with ".localdomain" appended when it
-// has no dot, as Postfix does; "localhost.localdomain" when gethostname()
-// fails or returns something that is not a valid host name.  No DNS lookup
-// is made.
+// Returns the host's name from gethostname(), with ".localdomain" appended
+// when it has no dot, as Postfix does.  Returns "localhost.localdomain" when
+// gethostname() fails or its result is not a valid host name.  No DNS
+// lookup is made.
 std::string DefaultHostname();
 
 }  // namespace mailport::config

@@ -158,9 +158,9 @@ class Resolver {
     }
   }
 
-  // Typed accessors for values that Validate() has checked; an invalid
-  // value, already reported, falls back to the built-in default so that
-  // the returned Settings stay usable for `mailport check` output.
+  // Typed accessors for values that Validate() has checked.  An invalid
+  // value has been reported already and falls back to the built-in
+  // default, so the returned Settings stay usable for `mailport check`.
   static const ParameterInfo& Info(std::string_view name) {
     return *FindParameter(name);
   }
@@ -238,7 +238,8 @@ class Resolver {
     global.config_directory = GetChecked(p, "config_directory");
     global.myhostname = Lower(GetChecked(p, "myhostname"));
     global.mydomain = Lower(GetChecked(p, "mydomain"));
-    global.myorigin = Lower(GetChecked(p, "myorigin"));
+    Result<std::string> origin = ReadDomainOrFile(GetChecked(p, "myorigin"));
+    global.myorigin = Lower(origin.ok() ? *origin : global.myhostname);
     global.mydestination = GetDomains(p, "mydestination");
     global.mynetworks = GetNetworks(p);
     global.data_directory = GetChecked(p, "data_directory");
@@ -451,6 +452,12 @@ class Resolver {
       std::string file = GetChecked(p, name);
       std::error_code error;
       if (file.empty() || std::filesystem::exists(file, error)) continue;
+      // The key file defaults to the certificate file, which already got
+      // its warning.
+      if (name == "smtpd_tls_key_file" && !p.IsSet(name) &&
+          file == GetChecked(p, "smtpd_tls_cert_file")) {
+        continue;
+      }
       ReportAt(Severity::kWarning, p.Locate(name),
                fmt::format("{} \"{}\" does not exist; TLS uses a generated "
                            "self-signed certificate instead",

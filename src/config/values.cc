@@ -4,8 +4,11 @@
 #include <pwd.h>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <climits>
+#include <cstring>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -298,7 +301,7 @@ Result<TlsVersionRange> ParseTlsProtocols(std::string_view text) {
     for (int i = 0; i < 6; ++i) enabled[i] = enabled[i] && included[i];
   }
 
-  // SSLv2 and SSLv3 are not implemented by OpenSSL 3, so only TLS counts.
+  // mailport never enables SSLv2 or SSLv3, so only the TLS versions count.
   int low = -1;
   int high = -1;
   for (int i = 2; i < 6; ++i) {
@@ -342,13 +345,29 @@ Result<bool> ParseTlsSslOptions(std::string_view text) {
     if (lower == "no_ticket") {
       no_ticket = true;
     } else if (lower != "no_compression") {
-      // OpenSSL 3 never compresses, so NO_COMPRESSION needs no action.
+      // OpenSSL 3 sets SSL_OP_NO_COMPRESSION by default, so NO_COMPRESSION
+      // needs no action.
       return Expected(fmt::format(
           "unsupported option \"{}\": expected NO_TICKET or NO_COMPRESSION",
           item));
     }
   }
   return no_ticket;
+}
+
+Result<std::string> ReadDomainOrFile(std::string_view value) {
+  if (value.empty() || value.front() != '/') return std::string(value);
+  std::ifstream in{std::string(value)};
+  if (!in) {
+    return Expected(
+        fmt::format("cannot read {}: {}", value, std::strerror(errno)));
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> words = SplitList(line);
+    if (!words.empty()) return words.front();
+  }
+  return Expected(fmt::format("{} contains no domain name", value));
 }
 
 Status CheckValue(const ParameterInfo& info, std::string_view value) {
@@ -364,6 +383,19 @@ Status CheckValue(const ParameterInfo& info, std::string_view value) {
     case ParameterType::kDomain:
       if (IsDomainName(value)) return Status::Ok();
       return Expected("expected a domain name such as mail.example.com");
+
+    case ParameterType::kDomainOrFile: {
+      Result<std::string> domain = ReadDomainOrFile(value);
+      if (!domain.ok()) return domain.error();
+      if (IsDomainName(*domain)) return Status::Ok();
+      if (*domain != value) {
+        return Expected(
+            fmt::format("\"{}\" in that file is not a domain name", *domain));
+      }
+      return Expected(
+          "expected a domain name such as example.com, or the path of a "
+          "file that contains one");
+    }
 
     case ParameterType::kDomainList:
       for (const std::string& item : SplitList(value)) {
@@ -388,8 +420,11 @@ Status CheckValue(const ParameterInfo& info, std::string_view value) {
       constexpr std::string_view kMessage =
           "expected all, loopback-only, localhost or a list of IP addresses";
       if (items.empty()) return Expected(std::string(kMessage));
-      for (const std::string& item : items) {
-        if (!IsIpAddress(item)) return Expected(std::string(kMessage));
+      for (const std::string& item : SplitList(lower)) {
+        if (item != "localhost" && item != "loopback-only" &&
+            !IsIpAddress(item)) {
+          return Expected(std::string(kMessage));
+        }
       }
       return Status::Ok();
     }

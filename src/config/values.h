@@ -47,6 +47,11 @@ Result<std::filesystem::path> ParseSessionCache(std::string_view text);
 // Returns whether NO_TICKET is among the options.
 Result<bool> ParseTlsSslOptions(std::string_view text);
 
+// Returns the domain of a kDomainOrFile value: the value itself, or for
+// "/path" the first non-empty line of that file, as Postfix reads
+// myorigin = /etc/mailname.
+Result<std::string> ReadDomainOrFile(std::string_view value);
+
 // Checks `value` against the rules of `info.type`.
 Status CheckValue(const ParameterInfo& info, std::string_view value);
 
