@@ -29,7 +29,7 @@ std::string ToLower(std::string_view text) {
   return out;
 }
 
-// maildir(5) reserves '/' and ':' in names; they are written as octal.
+// maildir(5) reserves '/' and ':' in names, so they are written as octal.
 std::string MaildirHostname(std::string_view hostname) {
   std::string out;
   for (char c : hostname) {
@@ -52,7 +52,7 @@ std::string UniqueName(const std::string& hostname) {
                      ::getpid(), ++delivery_counter, MaildirHostname(hostname));
 }
 
-// Converts CRLF line ends to LF; a lone CR or LF is kept as it is.
+// Converts CRLF line ends to LF.  A lone CR or LF is kept as it is.
 std::string ToUnixLineEnds(std::string_view prefix, std::string_view content) {
   std::string out;
   out.reserve(prefix.size() + content.size());
@@ -144,9 +144,19 @@ DeliveryOutcome Outcome(DeliveryOutcome::Status status, std::string dsn,
 Result<std::filesystem::path> DeliverToMaildir(
     const std::filesystem::path& directory, std::string_view prefix_headers,
     std::string_view content, const std::string& hostname) {
+  std::error_code error;
+  bool new_mailbox = !stdfs::is_directory(directory / "new", error);
   for (const char* subdirectory : {"cur", "new", "tmp"}) {
     Status created = fs::CreateDirectories(directory / subdirectory, 0700);
     if (!created) return created.error();
+  }
+  // A new Maildir's own entries must be durable too, or the first message
+  // could vanish with its directory after a power loss.
+  if (new_mailbox) {
+    for (const auto& parent : {directory, directory.parent_path()}) {
+      Status synced = fs::SyncDirectory(parent);
+      if (!synced) return synced.error();
+    }
   }
 
   std::string data = ToUnixLineEnds(prefix_headers, content);

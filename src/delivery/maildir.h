@@ -61,8 +61,8 @@ class MaildirTransport : public queue::Transport {
   bool IsLocalDomain(std::string_view domain) const;
 
   // Returns true when `recipient` is in a local domain and is a known user.
-  // The SMTP server rejects RCPT with 550 5.1.1 when the domain is local
-  // and this is false.
+  // It also returns false when the lookup failed temporarily, so a caller
+  // that must answer 4xx in that case uses MailboxFor() instead.
   bool IsLocalRecipient(std::string_view recipient);
 
   // Returns the Maildir directory for `recipient`.  The error is permanent

@@ -19,13 +19,16 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 
-// Formats a delay in seconds the way mail logs show it: two significant
-// digits below ten seconds ("0.02", "1.5"), whole seconds above.
+// Formats a delay in seconds the way mail logs show it: up to two decimals
+// below ten seconds ("0.02", "1.5", "0"), whole seconds above.
 std::string FormatDelay(Clock::duration delay) {
   double seconds = std::chrono::duration<double>(delay).count();
   if (seconds < 0) seconds = 0;
   if (seconds >= 10) return fmt::format("{:.0f}", seconds);
-  return fmt::format("{:.2g}", seconds);
+  std::string text = fmt::format("{:.2f}", seconds);
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text;
 }
 
 const char* StatusWord(DeliveryOutcome::Status status) {

@@ -22,7 +22,7 @@ namespace {
 namespace stdfs = std::filesystem;
 
 constexpr std::string_view kStateSuffix = ".state";
-// Attempts to find a free queue id before Store gives up; a collision
+// Attempts to find a free queue id before Store gives up.  A collision
 // needs two processes in the same microsecond with the same random bits.
 constexpr int kMaxIdAttempts = 4;
 // Temporary files younger than this may belong to a Store() in progress in
@@ -128,10 +128,18 @@ class FileSpool : public Spool {
   std::string latch_error_;  // guarded by latch_mutex_
 };
 
+// Creates tmp/, active/ and corrupt/ and makes their entries durable, so
+// that the first message stored cannot vanish with its directory.
 Status FileSpool::CreateLayout() {
   for (const auto& directory : {tmp_, active_, corrupt_}) {
     Status created = fs::CreateDirectories(directory, 0700);
     if (!created) return created;
+  }
+  stdfs::path root = active_.parent_path();
+  for (const auto& directory : {root, root.parent_path()}) {
+    if (directory.empty()) continue;
+    Status synced = fs::SyncDirectory(directory);
+    if (!synced) return synced;
   }
   return Status::Ok();
 }
