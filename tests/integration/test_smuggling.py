@@ -113,7 +113,7 @@ def test_fake_end_of_data(server, service, fake_end):
     assert not re.search(r"from=<evil@example\.com>", server.log())
 
 
-def test_dot_stuffing_preserved(server):
+def test_dot_stuffing_removed(server):
     marker = f"dots-{uuid.uuid4().hex}"
     client = SmtpClient(server.ports["plain"])
     client.ehlo()
@@ -123,9 +123,11 @@ def test_dot_stuffing_preserved(server):
         "DATA",
     ):
         client.command(line)
+    # RFC 5321 section 4.5.2: the receiver deletes the first of the line's
+    # characters when it is a period, so ". " arrives as " ".
     body = "..leading dot\r\n...\r\n. \r\nlast\r\n"
     client.send(harness.simple_message(marker, body=body) + b".\r\n")
     assert client.read_reply()[0] == 250
     client.close()
     message = server.wait_for_message("alice", marker).replace(b"\r\n", b"\n")
-    assert b"\n.leading dot\n..\n. \nlast\n" in message, message
+    assert b"\n.leading dot\n..\n \nlast\n" in message, message
