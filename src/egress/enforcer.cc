@@ -26,9 +26,9 @@ bool Covers(const AllowElement& outer, const AllowElement& inner) {
   return inner.destination && outer.destination->Contains(*inner.destination);
 }
 
-// Active exceptions of one family as disjoint set elements.  nftables
-// rejects overlapping intervals, so an element inside another one is left
-// out; its own rule returns when the outer one goes, because egressd
+// Returns the active exceptions of one family as disjoint set elements.
+// nftables rejects overlapping intervals, so an element inside another one
+// is left out.  It comes back when the outer one expires, because egressd
 // resynchronizes the sets at every expiry.
 std::vector<AllowElement> AllowElements(const std::vector<Request>& exceptions,
                                         std::int64_t now, Family family,
@@ -53,7 +53,7 @@ std::vector<AllowElement> AllowElements(const std::vector<Request>& exceptions,
     if (a.expires_at == 0) return b.expires_at != 0;
     return b.expires_at != 0 && a.expires_at > b.expires_at;
   };
-  std::vector<AllowElement> kept;
+  std::vector<AllowElement> disjoint;
   for (std::size_t i = 0; i < elements.size(); ++i) {
     bool drop = false;
     for (std::size_t j = 0; j < elements.size() && !drop; ++j) {
@@ -62,12 +62,12 @@ std::vector<AllowElement> AllowElements(const std::vector<Request>& exceptions,
       drop = !equal || lasts_longer(elements[j], elements[i]) ||
              (!lasts_longer(elements[i], elements[j]) && j < i);
     }
-    if (!drop) kept.push_back(elements[i]);
+    if (!drop) disjoint.push_back(elements[i]);
   }
   // NOTE: two destination-restricted exceptions whose source and
-  // destination ranges cross without nesting still overlap, and nftables
-  // then rejects the set update; egressd keeps the previous sets and logs it.
-  return kept;
+  // destination ranges cross without nesting still overlap.  nftables then
+  // rejects the set update, and egressd keeps the previous sets and logs it.
+  return disjoint;
 }
 
 std::string FamilySuffix(Family family) {

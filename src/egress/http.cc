@@ -65,7 +65,7 @@ void ParseQuery(std::string_view text,
   }
 }
 
-// Returns 0 when `head` parses, else the HTTP status to answer.
+// Returns 0 when `head` parses, else the HTTP error status to send.
 int ParseHead(std::string_view head, Request& request) {
   std::size_t line_end = head.find("\r\n");
   std::string_view line = head.substr(0, line_end);
@@ -215,6 +215,12 @@ Status Server::Listen(const std::string& address) {
     asio::ip::tcp::endpoint endpoint(
         asio::ip::make_address(host),
         static_cast<unsigned short>(std::stoi(port)));
+    if (!endpoint.address().is_loopback()) {
+      log::Warn(
+          "event=api-not-loopback address={}: the API then relies on "
+          "tokens alone and carries them without TLS",
+          address);
+    }
     asio::ip::tcp::acceptor acceptor(context_, endpoint);
     asio::co_spawn(context_, AcceptLoop(std::move(acceptor), handler_),
                    asio::detached);
@@ -293,9 +299,9 @@ std::string UrlDecode(std::string_view text) {
     if (text[i] == '+') {
       out += ' ';
     } else if (text[i] == '%' && i + 2 < text.size()) {
-      int value = 0;
-      if (std::sscanf(std::string(text.substr(i + 1, 2)).c_str(), "%2x",
-                      &value) == 1) {
+      unsigned int value = 0;
+      std::string digits(text.substr(i + 1, 2));
+      if (std::sscanf(digits.c_str(), "%2x", &value) == 1) {
         out += static_cast<char>(value);
         i += 2;
       } else {

@@ -1,9 +1,9 @@
 // A small HTTP/1.1 server and client for the egressd API, on standalone
 // Asio with C++20 coroutines.
 //
-// One request per connection (the server answers with Connection: close),
+// One request per connection (every response carries Connection: close),
 // bodies only with Content-Length (no chunked encoding), headers up to
-// 16 KiB and bodies up to 64 KiB; a client that sends more gets 413, one
+// 16 KiB and bodies up to 64 KiB.  A client that sends more gets 413, and one
 // that stalls for 10 seconds is disconnected.  The server listens on
 // "unix:/path" or "ADDRESS:PORT" and runs the handler on the io_context
 // thread.

@@ -1,11 +1,11 @@
 // IPv4 and IPv6 addresses and prefixes (CIDR notation, RFC 4632 and
 // RFC 4291 section 2.3) as the egress gate stores and compares them.
 //
-// A Prefix is always canonical: the host bits past the length are zero, so
-// "203.0.113.7/24" parses to 203.0.113.0/24 only when the caller allows it
-// (ParsePrefix rejects host bits by default, because an operator who types
-// them usually meant a different range).  A bare address is a full-length
-// prefix (/32 or /128).  IPv4-mapped IPv6 addresses are kept as IPv6.
+// A Prefix is always canonical: the host bits past the length are zero.
+// ParsePrefix rejects "203.0.113.7/24" unless the caller allows host bits,
+// because an operator who types them usually meant a different range.  A
+// bare address is a full-length prefix (/32 or /128).  IPv4-mapped IPv6
+// addresses are kept as IPv6.
 #pragma once
 
 #include <array>

@@ -100,7 +100,6 @@ Result<State> NextState(State from, Action action) {
       }
       break;
   }
-  // The target states happen to be the past tense of the actions.
   std::string_view needed =
       action == Action::kApprove || action == Action::kDeny ? "pending"
                                                             : "approved";

@@ -94,8 +94,8 @@ std::string JoinPrefixes(const std::vector<Prefix>& prefixes) {
 Request ReadRequest(Statement& statement) {
   Request request;
   request.id = statement.Integer(0);
-  // Rows were validated before they were written, so parsing cannot fail
-  // unless the file was edited by hand; such a row keeps a zero prefix.
+  // Insert() writes only validated prefixes.  A row edited by hand that no
+  // longer parses keeps a zero prefix rather than stopping egressd.
   if (auto source = ParsePrefix(statement.Text(1))) request.source = *source;
   if (auto destinations = ParsePrefixList(statement.Text(2))) {
     request.destinations = *destinations;

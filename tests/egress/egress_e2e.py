@@ -363,6 +363,21 @@ def scenario_default_block(lab):
         lab.expect(client, server, 25, "reset")
         lab.expect(client, server, 587, "open")
         lab.expect(client, server, 465, "open")
+    # Inbound mail to an instance is not the gate's business.
+    inbound = subprocess.Popen(
+        ["ip", "netns", "exec", lab.instance, PYTHON, SELF, "serve"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        if inbound.stdout.readline().strip() != "ready":
+            raise Failure("the instance listeners did not start")
+        for server, client in ((SERVER_V4, CLIENT_V4), (SERVER_V6, CLIENT_V6)):
+            lab.checks += 1
+            got = lab.ns(lab.internet, PYTHON, SELF, "probe", server, client,
+                         "25").stdout.strip()
+            expect_equal("inbound port 25 to %s" % client, got, "open")
+    finally:
+        inbound.kill()
+        inbound.wait()
     status = lab.ctl_json("status", CLIENT_V4)
     expect_equal("status of an instance", status["status"], "blocked")
     diagnosis = lab.ctl_json("diagnose", CLIENT_V6)
@@ -640,7 +655,7 @@ def scenario_web(lab):
 
 def helper_browse(url, directory):
     """Drives the unblocking center in headless Chromium: a tenant files a
-    request, an operator approves it, the tenant sees the new state."""
+    request, an operator approves it, and the page shows the tenant the new state."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
