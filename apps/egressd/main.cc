@@ -37,7 +37,9 @@ asio::awaitable<void> ExpiryLoop(Gate& gate, std::chrono::seconds interval) {
       wait = std::min(
           wait, std::chrono::seconds(std::max<std::int64_t>(next - now, 0)));
     }
-    timer.expires_after(wait + std::chrono::milliseconds(100));
+    // At least a second apart, so that a sync that keeps failing on a due
+    // expiry does not spin.
+    timer.expires_after(std::max(wait, std::chrono::seconds(1)));
     co_await timer.async_wait(asio::use_awaitable);
     if (Status status = gate.ExpireAndSync(); !status) {
       log::Error("event=expiry-check-failed error={}", status.error().message);
