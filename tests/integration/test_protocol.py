@@ -256,8 +256,8 @@ def test_auth_failure_limit_closes(server):
     assert_reply(client.auth_plain("alice", "wrong2"), 535, "5.7.8")
     code, lines = client.auth_plain("alice", "wrong3")
     if code == 535:
-        # The 421 may follow the third 535 at once or answer the next
-        # command; either way the session ends with it.
+        # The 421 may follow the third 535 at once or be the reply to the
+        # next command, and the session ends with it in both cases.
         try:
             code, lines = client.command("NOOP")
         except (EOFError, OSError) as error:
