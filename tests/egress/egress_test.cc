@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "egress/api.h"
 #include "egress/config.h"
 #include "egress/enforcer.h"
 #include "egress/gate.h"
@@ -410,6 +412,118 @@ TEST_F(GateTest, AuditIsAppendOnly) {
             SQLITE_OK);
   sqlite3_close(database);
   EXPECT_EQ(store_->Audit(0)->size(), 1u);
+}
+
+http::Request ApiRequest(std::string method, std::string path,
+                         std::string body = "", std::string token = "") {
+  http::Request request;
+  request.method = std::move(method);
+  request.path = std::move(path);
+  request.body = std::move(body);
+  if (!token.empty()) request.headers["authorization"] = "Bearer " + token;
+  return request;
+}
+
+constexpr const char* kToken = "operator-token-0123456789";
+
+TEST_F(GateTest, ApiTenantAndOperatorAccess) {
+  NftEnforcer unused_nft(config_);
+  Api api(*gate_, unused_nft, {{"alice", kToken}});
+
+  auto created = api.Handle(ApiRequest(
+      "POST", "/api/v1/requests",
+      R"({"address":"203.0.113.10","reason":"invoices","daily_volume":5})"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto body = nlohmann::json::parse(created.body);
+  std::string ticket = body["ticket"];
+  EXPECT_EQ(body["state"], "pending");
+  EXPECT_EQ(body["requester"], "tenant");
+
+  auto anonymous = ApiRequest("GET", "/api/v1/requests/1");
+  EXPECT_EQ(api.Handle(anonymous).status, 401);
+  anonymous.query["ticket"] = "0" + ticket.substr(1);
+  if (ticket[0] == '0') anonymous.query["ticket"] = "1" + ticket.substr(1);
+  EXPECT_EQ(api.Handle(anonymous).status, 401);
+  anonymous.query["ticket"] = ticket;
+  EXPECT_EQ(api.Handle(anonymous).status, 200);
+  EXPECT_EQ(api.Handle(ApiRequest("GET", "/api/v1/requests/99")).status, 401);
+
+  EXPECT_EQ(api.Handle(ApiRequest("GET", "/api/v1/requests")).status, 401);
+  EXPECT_EQ(api.Handle(ApiRequest("GET", "/api/v1/requests", "", "wrong-token"))
+                .status,
+            401);
+  EXPECT_EQ(
+      api.Handle(ApiRequest("POST", "/api/v1/requests/1/approve", "{}")).status,
+      401);
+  EXPECT_EQ(store_->Get(1)->state, State::kPending);
+
+  auto approved = api.Handle(ApiRequest("POST", "/api/v1/requests/1/approve",
+                                        R"({"comment":"ok"})", kToken));
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(nlohmann::json::parse(approved.body)["decided_by"], "alice");
+  EXPECT_EQ(nlohmann::json::parse(approved.body).count("ticket"), 0u);
+
+  auto again = api.Handle(
+      ApiRequest("POST", "/api/v1/requests/1/approve", "{}", kToken));
+  EXPECT_EQ(again.status, 409) << again.body;
+  auto missing =
+      api.Handle(ApiRequest("POST", "/api/v1/requests/7/deny", "{}", kToken));
+  EXPECT_EQ(missing.status, 404) << missing.body;
+  auto expire =
+      api.Handle(ApiRequest("POST", "/api/v1/requests/1/expire", "{}", kToken));
+  EXPECT_EQ(expire.status, 404) << expire.body;
+
+  auto history =
+      api.Handle(ApiRequest("GET", "/api/v1/requests/1", "", kToken));
+  ASSERT_EQ(history.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(history.body)["history"].size(), 2u);
+}
+
+TEST_F(GateTest, ApiRejectsBadInput) {
+  NftEnforcer unused_nft(config_);
+  Api api(*gate_, unused_nft, {{"alice", kToken}});
+  struct Case {
+    http::Request request;
+    int status;
+    const char* message;
+  };
+  std::vector<Case> cases = {
+      {ApiRequest("POST", "/api/v1/requests", "not json"), 400, "JSON object"},
+      {ApiRequest(
+           "POST", "/api/v1/requests",
+           R"({"address":"203.0.113.10","reason":"x","daily_volume":"a"})"),
+       400, "daily_volume"},
+      {ApiRequest("POST", "/api/v1/requests",
+                  R"({"address":"192.0.2.1","reason":"x"})"),
+       400, "not inside the instance networks"},
+      {ApiRequest(
+           "POST", "/api/v1/requests",
+           R"({"address":"203.0.113.10","reason":"x","destinations":[1]})"),
+       400, "strings"},
+      {ApiRequest("GET", "/api/v1/requests/abc", "", kToken), 400,
+       "invalid request id"},
+      {ApiRequest("GET", "/api/v1/status/bogus", "", kToken), 400,
+       "invalid address"},
+      {ApiRequest("GET", "/api/v1/nothing", "", kToken), 404, "no such"},
+  };
+  auto list_state = ApiRequest("GET", "/api/v1/requests", "", kToken);
+  list_state.query["state"] = "open";
+  cases.push_back({list_state, 400, "invalid state"});
+  for (const Case& row : cases) {
+    auto response = api.Handle(row.request);
+    EXPECT_EQ(response.status, row.status) << row.request.path;
+    EXPECT_NE(response.body.find(row.message), std::string::npos)
+        << response.body;
+  }
+  EXPECT_TRUE(store_->List(std::nullopt)->empty());
+  EXPECT_TRUE(store_->Audit(0)->empty());
+}
+
+TEST(Http, UrlEncodingRoundTrip) {
+  EXPECT_EQ(http::UrlEncode("2001:db8::10"), "2001%3Adb8%3A%3A10");
+  EXPECT_EQ(http::UrlDecode("2001%3Adb8%3A%3A10"), "2001:db8::10");
+  EXPECT_EQ(http::UrlDecode("a+b%2"), "a b%2");
+  EXPECT_EQ(http::UrlDecode("%zz"), "%zz");
 }
 
 TEST(Ruleset, ContainsBlockAndExceptions) {
