@@ -70,6 +70,14 @@ int Run(const std::string& config_path, bool check_only) {
     log::Error("event=start-failed error={}", status.error().message);
     return 1;
   }
+  if (config->api_listen.rfind("unix:", 0) == 0) {
+    std::filesystem::path socket_path = config->api_listen.substr(5);
+    if (Status status = fs::CreateDirectories(socket_path.parent_path(), 0755);
+        !status) {
+      log::Error("event=start-failed error={}", status.error().message);
+      return 1;
+    }
+  }
   auto store = Store::Open(config->database);
   if (!store) {
     log::Error("event=start-failed error={}", store.error().message);

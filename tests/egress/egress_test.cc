@@ -1,6 +1,6 @@
 // Unit tests of the egress library: prefixes, configuration, the request
-// state machine, input validation, the store and the workflow (with a fake
-// enforcer), and the nft rule set text.
+// state machine, input validation, the store, the workflow and the HTTP API
+// (with a fake enforcer), and the nft rule set text.
 #include <gtest/gtest.h>
 
 #include <filesystem>
