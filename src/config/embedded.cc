@@ -33,6 +33,7 @@ mynetworks = 127.0.0.0/8 [::1]/128
 # data_directory.
 smtpd_tls_security_level = may
 smtpd_tls_auth_only = yes
+smtpd_tls_loglevel = 1
 smtpd_tls_session_cache_database = lmdb:${data_directory}/smtpd_scache
 smtpd_sasl_type = passwd-file
 smtpd_sasl_path = ${data_directory}/passwd
