@@ -34,5 +34,23 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+
+# Packages such as postfix start their system service when installed; the
+# tests run their own instances on loopback, so keep the system ones off
+# while apt runs (policy-rc.d exit status 101 means "action forbidden").
+policy=/usr/sbin/policy-rc.d
+added_policy=0
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  added_policy=1
+fi
+trap '[[ $added_policy -eq 1 ]] && rm -f "$policy"' EXIT
+
+# Answer postfix's configuration question so that apt does not prompt.
+if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+  echo "postfix postfix/main_mailer_type select No configuration" |
+    debconf-set-selections
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
