@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <set>
 
 #include "auth/passwd_file.h"
 #include "common/load_config.h"
@@ -43,6 +44,19 @@ std::optional<std::string> ReadPassword(const std::string& prompt) {
   if (!read) return std::nullopt;
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
+}
+
+// Turns "FILE:LINE: text" into "FILE:LINE: SEVERITY: text", the form of
+// the configuration diagnostics.
+std::string WithSeverity(const std::string& message, const char* severity) {
+  std::size_t colon = message.find(':');
+  std::size_t separator =
+      colon == std::string::npos ? colon : message.find(": ", colon + 1);
+  if (separator == std::string::npos) {
+    return std::string(severity) + ": " + message;
+  }
+  return message.substr(0, separator) + ": " + severity + ": " +
+         message.substr(separator + 2);
 }
 
 int Fail(const std::string& message) {
@@ -209,6 +223,28 @@ int main(int argc, char** argv) {
       mailport::apps::LoadConfig(config_directory, data_directory, diagnostics);
 
   if (check->parsed()) {
+    // The passwd-files are part of the configuration: a malformed line is
+    // an error, a hash that can never authenticate a warning.
+    std::set<std::filesystem::path> passwd_files;
+    for (const auto& service : loaded.settings.services) {
+      if (service.sasl_auth_enable ||
+          &service == &loaded.settings.services[0]) {
+        passwd_files.insert(service.sasl_password_file);
+      }
+    }
+    for (const auto& path : passwd_files) {
+      if (path.empty()) continue;
+      auto users = mailport::auth::PasswdFile::Load(path);
+      if (!users.ok()) {
+        std::cout << WithSeverity(users.error().message, "error") << "\n";
+        ++loaded.errors;
+        continue;
+      }
+      for (const std::string& warning : users->warnings()) {
+        std::cout << WithSeverity(warning, "warning") << "\n";
+        ++loaded.warnings;
+      }
+    }
     std::cout << "mailport: " << loaded.errors
               << (loaded.errors == 1 ? " error, " : " errors, ")
               << loaded.warnings

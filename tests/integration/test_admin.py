@@ -96,3 +96,24 @@ def test_tls_selfsigned(tmp_path):
         check=True,
     ).stdout
     assert pair == from_key, "certificate and key do not match"
+
+
+def test_check_reports_passwd_file_problems(server):
+    passwd = server.dir / "passwd"
+    original = passwd.read_text()
+    try:
+        passwd.write_text(original + "mallory:$1$salt$weakmd5hash\n")
+        result = harness.run_admin(server.dir, "check")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert 'warning: user "mallory" has a weak MD5-crypt hash' in (
+            result.stdout
+        )
+        assert "mailport: 0 errors, 1 warning" in result.stdout
+
+        passwd.write_text(original + "line without a separator\n")
+        result = harness.run_admin(server.dir, "check")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"{passwd}:" in result.stdout
+        assert ": error: invalid line" in result.stdout
+    finally:
+        passwd.write_text(original)
