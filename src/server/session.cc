@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 
 #include "auth/sasl.h"
 #include "server/store.h"
@@ -30,6 +29,13 @@ constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr int kHopCountLimit = 50;
 // A peer that stops reading is given this long to take a final reply.
 constexpr std::chrono::seconds kFinalWriteTimeout{10};
+// RCPT commands past smtpd_recipient_limit get 452 without counting as
+// errors, up to this many per transaction (Postfix's default
+// smtpd_recipient_overshoot_limit).  A pipelining client sends all its
+// recipients before it reads the first 452, and RFC 5321 section
+// 4.5.3.1.10 has it send the rejected ones in a later transaction.  If the
+// 452s counted, the hard error limit would end the session before DATA.
+constexpr std::size_t kRecipientOvershootLimit = 1000;
 
 std::string ClientName(const asio::ip::address& address) {
   // NOTE: no reverse DNS lookup is done yet; only loopback gets a name.
@@ -247,26 +253,33 @@ awaitable<bool> Session::Flush() {
   co_return true;
 }
 
-awaitable<std::optional<std::string>> Session::ReadLine() {
+awaitable<std::optional<std::string>> Session::ReadLine(bool* too_long) {
   bool discarding = false;  // inside an over-long line
   for (;;) {
+    // A reply that reached the hard error limit closed the session; the
+    // commands still buffered behind it are not run.
+    if (!open_) co_return std::nullopt;
     std::size_t newline = input_.find('\n');
     if (newline != std::string::npos) {
       std::string line = input_.substr(0, newline);
       input_.erase(0, newline + 1);
-      if (discarding) {
-        co_await Respond(MakeReply(500, "5.5.2", "Error: line too long"));
-        discarding = false;
-        continue;
-      }
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.size() > service_.line_length_limit) {
+      if (discarding || line.size() > service_.line_length_limit) {
+        discarding = false;
+        if (too_long != nullptr) {
+          *too_long = true;
+          co_return std::string();
+        }
         co_await Respond(MakeReply(500, "5.5.2", "Error: line too long"));
         continue;
       }
       co_return line;
     }
-    if (input_.size() > service_.line_length_limit) {
+    // A line at the limit may be buffered with its CR while the LF is
+    // still in flight.
+    std::size_t pending = input_.size();
+    if (pending > 0 && input_.back() == '\r') --pending;
+    if (pending > service_.line_length_limit) {
       discarding = true;
       input_.clear();
     }
@@ -280,7 +293,12 @@ awaitable<std::optional<std::string>> Session::ReadLine() {
   }
 }
 
-void Session::Send(const Reply& reply) { output_ += reply.Format(); }
+void Session::Send(const Reply& reply) {
+  if (reply.temporary_failure() || reply.permanent_failure()) {
+    ++failed_replies_;
+  }
+  output_ += reply.Format();
+}
 
 awaitable<void> Session::Respond(Reply reply) {
   if (reply.temporary_failure() || reply.permanent_failure()) {
@@ -341,7 +359,7 @@ awaitable<void> Session::Run() {
     std::string name(verb->name);
     if (!counts_.contains(name)) verb_order_.push_back(name);
     ++counts_[name].total;
-    int errors_before = errors_;
+    int failures_before = failed_replies_;
 
     if (verb->needs_helo && helo_name_.empty()) {
       co_await Respond(MakeReply(503, "5.5.1", "Error: send HELO/EHLO first"));
@@ -358,7 +376,7 @@ awaitable<void> Session::Run() {
     } else {
       co_await Handle(verb->id, argument);
     }
-    if (errors_ == errors_before) ++counts_[name].succeeded;
+    if (failed_replies_ == failures_before) ++counts_[name].succeeded;
     if (quit_) break;
   }
 
@@ -579,7 +597,16 @@ awaitable<void> Session::OnNotImplemented(const std::string&) {
 // AUTH (RFC 4954)
 
 awaitable<std::optional<std::string>> Session::ReadAuthResponse() {
-  std::optional<std::string> line = co_await ReadLine();
+  bool too_long = false;
+  std::optional<std::string> line = co_await ReadLine(&too_long);
+  if (line && too_long) {
+    // RFC 4954 section 6 names this reply; the exchange is over, so the
+    // next line is a command again.
+    co_await Respond(MakeReply(500, "5.5.6",
+                               "Error: authentication exchange line is too "
+                               "long"));
+    co_return std::nullopt;
+  }
   co_return line;
 }
 
@@ -603,6 +630,10 @@ awaitable<void> Session::OnAuth(const std::string& argument) {
   if (transaction_) {
     co_await Respond(
         MakeReply(503, "5.5.1", "Error: MAIL transaction in progress"));
+    co_return;
+  }
+  if (argument.empty()) {
+    co_await Respond(MakeReply(501, "5.5.4", "Syntax: AUTH mechanism"));
     co_return;
   }
 
@@ -706,8 +737,10 @@ awaitable<void> Session::OnMail(const std::string& argument) {
   }
   smtp::PathResult parsed = smtp::ParseMailFrom(argument);
   if (!parsed.path) {
-    Reply reply =
-        MakeReply(501, "5.1.7", "Bad sender address syntax: " + parsed.error);
+    Reply reply = parsed.bad_parameter
+                      ? MakeReply(501, "5.5.4", "Error: " + parsed.error)
+                      : MakeReply(501, "5.1.7",
+                                  "Bad sender address syntax: " + parsed.error);
     LogReject("MAIL", reply);
     co_await Respond(reply);
     co_return;
@@ -716,15 +749,13 @@ awaitable<void> Session::OnMail(const std::string& argument) {
   transaction.sender = parsed.path->address;
   for (const auto& [key, value] : parsed.path->parameters) {
     if (key == "SIZE") {
-      std::size_t declared = 0;
-      auto [end, error] =
-          std::from_chars(value.data(), value.data() + value.size(), declared);
-      if (error != std::errc() || end != value.data() + value.size()) {
+      std::optional<std::uint64_t> declared = smtp::ParseSizeValue(value);
+      if (!declared) {
         co_await Respond(MakeReply(501, "5.5.4", "Bad SIZE parameter"));
         co_return;
       }
       if (service_.message_size_limit != 0 &&
-          declared > service_.message_size_limit) {
+          *declared > service_.message_size_limit) {
         Reply reply =
             MakeReply(552, "5.3.4", "Message size exceeds fixed limit");
         LogReject("MAIL", reply);
@@ -796,8 +827,11 @@ Session::Decision Session::EvaluateRestrictions(
 awaitable<void> Session::OnRcpt(const std::string& argument) {
   smtp::PathResult parsed = smtp::ParseRcptTo(argument);
   if (!parsed.path) {
-    Reply reply = MakeReply(501, "5.1.3",
-                            "Bad recipient address syntax: " + parsed.error);
+    Reply reply =
+        parsed.bad_parameter
+            ? MakeReply(501, "5.5.4", "Error: " + parsed.error)
+            : MakeReply(501, "5.1.3",
+                        "Bad recipient address syntax: " + parsed.error);
     LogReject("RCPT", reply);
     co_await Respond(reply);
     co_return;
@@ -814,7 +848,12 @@ awaitable<void> Session::OnRcpt(const std::string& argument) {
       transaction_->recipients.size() >= service_.recipient_limit) {
     Reply reply = MakeReply(452, "4.5.3", "Error: too many recipients");
     LogReject("RCPT", reply, recipient);
-    co_await Respond(reply);
+    if (transaction_->overshoot < kRecipientOvershootLimit) {
+      ++transaction_->overshoot;
+      Send(reply);
+    } else {
+      co_await Respond(reply);
+    }
     co_return;
   }
 

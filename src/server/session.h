@@ -63,6 +63,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string sender;
     std::vector<std::string> recipients;
     std::string body_type = "7BIT";
+    // RCPT commands rejected for smtpd_recipient_limit so far.
+    std::size_t overshoot = 0;
   };
   // How many times a verb was used and how many of those succeeded, for
   // the disconnect log line.
@@ -93,7 +95,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // I/O.  Each returns false once the connection is unusable.
   asio::awaitable<bool> ReadMore();
-  asio::awaitable<std::optional<std::string>> ReadLine();
+  // Returns the next line without its line end.  An over-long line gets
+  // 500 5.5.2 and is skipped, unless `too_long` is given: then it is set
+  // and an empty line is returned, for the caller to reply.
+  asio::awaitable<std::optional<std::string>> ReadLine(
+      bool* too_long = nullptr);
   asio::awaitable<bool> Flush();
   asio::awaitable<bool> StartTls();
   asio::awaitable<void> Watchdog();
@@ -161,7 +167,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string sasl_method_;
   std::string sasl_username_;
   std::optional<Transaction> transaction_;
-  int errors_ = 0;
+  int errors_ = 0;          // counted towards the error limits
+  int failed_replies_ = 0;  // every 4xx and 5xx reply, for the verb counts
   int auth_failures_ = 0;
   std::map<std::string, VerbCount> counts_;
   std::vector<std::string> verb_order_;

@@ -1,6 +1,7 @@
 #include "smtp/command.h"
 
 #include <cctype>
+#include <cstdint>
 
 namespace mailport::smtp {
 namespace {
@@ -92,6 +93,34 @@ std::size_t FindDomainSeparator(std::string_view mailbox) {
   return std::string_view::npos;
 }
 
+// Returns `mailbox` with a quoted local part unquoted when the unquoted
+// text is a valid dot-string.
+std::string CanonicalMailbox(std::string_view mailbox) {
+  std::size_t at = FindDomainSeparator(mailbox);
+  if (at == std::string_view::npos || at < 2 || mailbox.front() != '"') {
+    return std::string(mailbox);
+  }
+  std::string_view inner = mailbox.substr(1, at - 2);
+  if (!IsValidDotString(inner)) return std::string(mailbox);
+  return std::string(inner) + std::string(mailbox.substr(at));
+}
+
+bool IsValidParameterValue(std::string_view value) {
+  if (value.empty()) return false;
+  for (char c : value) {
+    auto octet = static_cast<unsigned char>(c);
+    if (octet < 33 || octet > 126 || octet == '=') return false;
+  }
+  return true;
+}
+
+// Keeps a client's keyword short enough for a reply line.
+std::string ShortKey(std::string_view key) {
+  constexpr std::size_t kMaxShown = 40;
+  if (key.size() <= kMaxShown) return std::string(key);
+  return std::string(key.substr(0, kMaxShown)) + "...";
+}
+
 std::string ValidateMailbox(std::string_view mailbox, bool allow_bare) {
   if (mailbox.size() > kMaxPath - 2) return "address is too long";
   std::size_t at = FindDomainSeparator(mailbox);
@@ -142,16 +171,22 @@ PathResult ParsePath(std::string_view argument, std::string_view keyword,
     path = rest.substr(1, close - 1);
     rest.remove_prefix(close + 1);
   } else {
-    // A path without angle brackets, as some old clients send it.
+    // A path without angle brackets, as some old clients send it.  An
+    // empty one is a missing argument, not the null path "<>".
     std::size_t end = rest.find(' ');
     path = rest.substr(0, end);
     rest = end == std::string_view::npos ? "" : rest.substr(end);
+    if (path.empty()) {
+      result.error =
+          std::string("syntax: expected ") + std::string(keyword) + "<address>";
+      return result;
+    }
   }
 
   // Drop a source route "@relay1,@relay2:" (RFC 5321 section 4.1.1.3).
   if (!path.empty() && path.front() == '@') {
     std::size_t colon = path.find(':');
-    if (colon == std::string_view::npos) {
+    if (colon == std::string_view::npos || colon + 1 == path.size()) {
       result.error = "syntax: invalid source route";
       return result;
     }
@@ -170,12 +205,13 @@ PathResult ParsePath(std::string_view argument, std::string_view keyword,
       result.error = problem;
       return result;
     }
-    parsed.address = std::string(path);
+    parsed.address = CanonicalMailbox(path);
   }
 
   while (!rest.empty()) {
     if (rest.front() != ' ') {
       result.error = "syntax: expected a space before the parameter";
+      result.bad_parameter = true;
       return result;
     }
     while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
@@ -197,6 +233,12 @@ PathResult ParsePath(std::string_view argument, std::string_view keyword,
     }
     if (!valid_key) {
       result.error = "syntax: invalid parameter";
+      result.bad_parameter = true;
+      return result;
+    }
+    if (equals != std::string_view::npos && !IsValidParameterValue(value)) {
+      result.error = "invalid value of parameter " + ShortKey(key);
+      result.bad_parameter = true;
       return result;
     }
     std::string upper_key;
@@ -204,7 +246,15 @@ PathResult ParsePath(std::string_view argument, std::string_view keyword,
       upper_key +=
           static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     }
-    parsed.parameters[upper_key] = std::string(value);
+    // A repeated keyword could let one check see the first value and a
+    // later stage the last one.
+    auto [unused, inserted] =
+        parsed.parameters.emplace(upper_key, std::string(value));
+    if (!inserted) {
+      result.error = "duplicate parameter " + ShortKey(upper_key);
+      result.bad_parameter = true;
+      return result;
+    }
   }
   result.path = std::move(parsed);
   return result;
@@ -244,6 +294,22 @@ PathResult ParseMailFrom(std::string_view argument) {
 
 PathResult ParseRcptTo(std::string_view argument) {
   return ParsePath(argument, "TO:", false);
+}
+
+std::optional<std::uint64_t> ParseSizeValue(std::string_view value) {
+  constexpr std::size_t kMaxDigits = 20;
+  if (value.empty() || value.size() > kMaxDigits) return std::nullopt;
+  std::uint64_t size = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    auto digit = static_cast<std::uint64_t>(c - '0');
+    if (size > (UINT64_MAX - digit) / 10) {
+      size = UINT64_MAX;
+    } else {
+      size = size * 10 + digit;
+    }
+  }
+  return size;
 }
 
 std::string DomainOf(std::string_view address) {
