@@ -699,6 +699,8 @@ def main():
         "--keep", action="store_true", help="keep the temporary directory"
     )
     args = parser.parse_args()
+    # Turn SIGTERM into SystemExit so that the servers are stopped below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     root = pathlib.Path(tempfile.mkdtemp(prefix="mailport-bench-"))
     root.chmod(0o755)
