@@ -311,7 +311,7 @@ asio::awaitable<void> Server::Impl::Accept(Listener& listener) {
     ++context.active_sessions;
     auto session = std::make_shared<Session>(std::move(socket), context);
     asio::co_spawn(strand, session->Run(),
-                   [&context, session](std::exception_ptr failure) {
+                   [&context, session](const std::exception_ptr& failure) {
                      --context.active_sessions;
                      if (!failure) return;
                      try {

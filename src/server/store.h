@@ -18,8 +18,10 @@ struct StoreOutcome {
 // Submits a message to `commit_queue` and completes, on the caller's
 // executor, once the message is durable or the write failed.
 template <typename Token = asio::use_awaitable_t<>>
-auto AsyncStore(queue::CommitQueue& commit_queue, queue::Envelope envelope,
-                std::string message, Token&& token = {}) {
+auto AsyncStore(queue::CommitQueue& commit_queue,
+                queue::Envelope envelope,  // NOLINT(performance-*): moved
+                std::string message,       // NOLINT(performance-*): moved
+                Token&& token = {}) {
   return asio::async_initiate<Token, void(StoreOutcome)>(
       [&commit_queue](auto handler, queue::Envelope envelope,
                       std::string message) {
