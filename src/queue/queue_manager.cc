@@ -321,6 +321,15 @@ std::optional<Clock::time_point> QueueManager::Impl::Process(
           {recipient.address, outcome.dsn, outcome.relay, outcome.detail});
     } else if (outcome.status == DeliveryOutcome::Status::kSent) {
       recipient.status = RecipientState::Status::kDelivered;
+      // The state only needs to reach the disk when something is left to
+      // do; for the last pending recipient the removal below follows.
+      bool work_left = !unreported.empty();
+      for (std::size_t j = i + 1; j < message.recipients.size(); ++j) {
+        if (message.recipients[j].status == RecipientState::Status::kPending) {
+          work_left = true;
+        }
+      }
+      if (!work_left) continue;
       Status updated = spool_.Update(state_for_disk());
       if (!updated) {
         log::Error("{}: cannot record delivery to <{}>: {}", queue_id,

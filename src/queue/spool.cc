@@ -453,7 +453,10 @@ Status FileSpool::Remove(const std::string& queue_id) {
     return errno == ENOENT ? PermanentError(message) : TemporaryError(message);
   }
   ::unlink(StatePath(queue_id).c_str());
-  return SyncDirectory(active_);
+  // The directory is not fsynced here: after a power loss the worst case
+  // is that the removed message comes back and is delivered again, which
+  // costs a duplicate, never a loss, and saves one fsync per message.
+  return Status::Ok();
 }
 
 }  // namespace

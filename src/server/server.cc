@@ -24,6 +24,9 @@ namespace mailport::server {
 namespace {
 
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+// Local delivery waits on fsync more than on the CPU, so a few more
+// threads than cores keep the disk busy.
+constexpr int kDeliveryThreads = 4;
 
 std::string DescribeService(const config::SmtpdService& service) {
   return "service \"" + service.name + "\" (" + service.file + ":" +
@@ -271,7 +274,8 @@ Status Server::StartQueue() {
     return nullptr;
   };
   impl_->queue_manager =
-      std::make_unique<queue::QueueManager>(*impl_->spool, global, select);
+      std::make_unique<queue::QueueManager>(*impl_->spool, global, select,
+                                            kDeliveryThreads);
   for (auto& listener : impl_->listeners) {
     listener.context->commit_queue = impl_->commit_queue.get();
     listener.context->queue_manager = impl_->queue_manager.get();
