@@ -52,6 +52,13 @@ TEST(Diagnostic, ToStringForms) {
   EXPECT_EQ(bare.ToString(), "error: y");
 }
 
+TEST(Diagnostic, ToStringEscapesControlBytes) {
+  Diagnostic diagnostic{Diagnostic::Severity::kError, "main.cf", 2,
+                        std::string("found \"a\x1b[2J\0b\x7f\xc3\xa9\"", 18)};
+  EXPECT_EQ(diagnostic.ToString(),
+            "main.cf:2: error: found \"a\\x1b[2J\\x00b\\x7f\xc3\xa9\"");
+}
+
 // --- main.cf syntax ------------------------------------------------------
 
 TEST(MainCf, CommentsAndContinuation) {

@@ -257,7 +257,16 @@ std::string Diagnostic::ToString() const {
     out += ": ";
   }
   out += severity == Severity::kError ? "error: " : "warning: ";
-  out += message;
+  // Messages quote values from the file; a control byte in a garbage file
+  // must not reach the terminal or log as is.
+  for (char c : message) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
   return out;
 }
 

@@ -8,8 +8,11 @@ are socket reads with a generous timeout.
 """
 
 import base64
+import pathlib
+import re
 import socket
 import ssl
+import subprocess
 import time
 import uuid
 
@@ -792,3 +795,106 @@ def test_maxproc_limit(server):
     second.close()
     # A slot is free again once a session has ended.
     wait_until_greeted(server, "busy")
+
+
+# Garbage configuration -----------------------------------------------------------
+
+# (file, text appended to it, regex the diagnostics must contain)
+GARBAGE_CONFIGS = [
+    (
+        "main.cf",
+        bytes(range(1, 256)) * 8 + b"\n",
+        r"main\.cf:7: error: expected \"name = value\"",
+    ),
+    (
+        "main.cf",
+        b"myorigin = " + b"a" * 1000000 + b"\n",
+        r"main\.cf:7: error: invalid myorigin value",
+    ),
+    (
+        "main.cf",
+        b"mydomain = ${myhostname\n",
+        r"main\.cf:7: error: invalid mydomain value .* has no closing",
+    ),
+    (
+        "main.cf",
+        b"a = $b\nb = $a\nsmtpd_banner = $a\n",
+        r"main\.cf:9: error: invalid smtpd_banner value .* nested deeper",
+    ),
+    (
+        "main.cf",
+        b"".join(b"p%d = $p%d\n" % (i, i + 1) for i in range(5000))
+        + b"smtpd_banner = $p0\n",
+        r"main\.cf:5007: error: invalid smtpd_banner value .* nested deeper",
+    ),
+    (
+        "master.cf",
+        b"127.0.0.1:1 inet n - n - - smtpd -o\n",
+        r"master\.cf:2: error: \"-o\" at the end of the line",
+    ),
+    (
+        "master.cf",
+        b"127.0.0.1:1 inet n - n - - smtpd -o { smtpd_timeout = 2s\n",
+        r"master\.cf:2: error: \"\{\" without a closing \"\}\"",
+    ),
+    (
+        "master.cf",
+        b"127.0.0.1:1 inet n - n - 99999999999999999999 smtpd\n",
+        r"master\.cf:2: error: invalid maxproc column",
+    ),
+    (
+        "master.cf",
+        bytes(range(1, 256)) * 8 + b"\n",
+        r"master\.cf:\d+: error: ",
+    ),
+]
+
+
+def garbage_config(directory, file_name, garbage):
+    """Write a valid six-line main.cf and one-line master.cf, then garbage."""
+    main_cf = (
+        "myhostname = mail.example.test\n"
+        "mydestination = example.test\n"
+        f"data_directory = {directory}/data\n"
+        f"queue_directory = {directory}/queue\n"
+        f"mailbox_base = {directory}/mailboxes\n"
+        f"smtpd_sasl_path = {directory}/passwd\n"
+    )
+    port = harness.free_ports(1)[0]
+    master_cf = f"127.0.0.1:{port} inet n - n - - smtpd\n"
+    (directory / "main.cf").write_text(main_cf)
+    (directory / "master.cf").write_text(master_cf)
+    path = directory / file_name
+    path.write_bytes(path.read_bytes() + garbage)
+
+
+@pytest.mark.parametrize(
+    "file_name, garbage, expected",
+    GARBAGE_CONFIGS,
+    ids=[
+        "main-binary",
+        "main-huge-line",
+        "main-unterminated",
+        "main-recursion",
+        "main-deep-chain",
+        "master-o-without-value",
+        "master-unclosed-brace",
+        "master-maxproc-overflow",
+        "master-binary",
+    ],
+)
+def test_garbage_config(tmp_path, file_name, garbage, expected):
+    garbage_config(tmp_path, file_name, garbage)
+    for program in (
+        [harness.binary("MAILPORT"), "-c", str(tmp_path), "check"],
+        [harness.binary("MAILPORTD"), "-c", str(tmp_path)],
+    ):
+        result = subprocess.run(program, capture_output=True, timeout=60)
+        output = (result.stdout + result.stderr).decode("utf-8", "replace")
+        name = pathlib.Path(program[0]).name
+        assert result.returncode == 1, f"{name}: {result.returncode}\n{output}"
+        assert re.search(expected, output), f"{name}:\n{output[:3000]}"
+        assert "Sanitizer" not in output, output
+        assert "runtime error:" not in output, output
+        # Diagnostics quote the garbage with control bytes escaped.
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", output), output
