@@ -67,25 +67,13 @@ std::string ToUnixLineEnds(std::string_view prefix, std::string_view content) {
   return out;
 }
 
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t written = ::write(fd, data.data(), data.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return true;
-}
-
 Status WriteSynced(const stdfs::path& path, std::string_view data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return TemporaryError("create " + path.string() +
                           " failed: " + fs::ErrnoText(errno));
   }
-  if (!WriteAll(fd, data) || ::fsync(fd) != 0) {
+  if (!fs::WriteAll(fd, data) || ::fsync(fd) != 0) {
     int saved_errno = errno;
     ::close(fd);
     ::unlink(path.c_str());

@@ -30,18 +30,6 @@ constexpr int kMaxIdAttempts = 4;
 // the daemon), so Recover() leaves them alone.
 constexpr std::chrono::hours kStaleTemporaryAge{1};
 
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t written = ::write(fd, data.data(), data.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return true;
-}
-
 // Reads a whole file; a missing file is a permanent error, anything else
 // is temporary.
 Result<std::string> ReadWholeFile(const stdfs::path& path) {
@@ -233,8 +221,8 @@ Status FileSpool::WriteSyncedFile(const stdfs::path& path,
     return TemporaryError("create " + path.string() +
                           " failed: " + fs::ErrnoText(errno));
   }
-  if (!WriteAll(fd, header) || !WriteAll(fd, content) ||
-      !WriteAll(fd, trailer)) {
+  if (!fs::WriteAll(fd, header) || !fs::WriteAll(fd, content) ||
+      !fs::WriteAll(fd, trailer)) {
     int saved_errno = errno;
     ::close(fd);
     ::unlink(path.c_str());

@@ -13,7 +13,14 @@
 namespace mailport::fs {
 namespace {
 
-// Writes all of `data` to `fd`, retrying short writes and EINTR.
+std::string TemporaryName(const std::filesystem::path& path) {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  return "." + path.filename().string() + ".tmp" +
+         std::to_string(generator() % 1000000000);
+}
+
+}  // namespace
+
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t written = ::write(fd, data.data(), data.size());
@@ -25,14 +32,6 @@ bool WriteAll(int fd, std::string_view data) {
   }
   return true;
 }
-
-std::string TemporaryName(const std::filesystem::path& path) {
-  static thread_local std::mt19937_64 generator{std::random_device{}()};
-  return "." + path.filename().string() + ".tmp" +
-         std::to_string(generator() % 1000000000);
-}
-
-}  // namespace
 
 std::string ErrnoText(int error_number) {
   char buffer[256];
@@ -62,8 +61,8 @@ Status WriteFileDurably(const std::filesystem::path& path,
   if (directory.empty()) directory = ".";
   std::filesystem::path temporary = directory / TemporaryName(path);
 
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                  mode);
+  int fd =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     return TemporaryError("create " + temporary.string() +
                           " failed: " + ErrnoText(errno));

@@ -31,6 +31,10 @@ Status CreateDirectories(const std::filesystem::path& directory,
 // Reads a whole file.  A missing file is a permanent error.
 Result<std::string> ReadFile(const std::filesystem::path& path);
 
+// Writes all of `data` to `fd`, retrying short writes and EINTR.  Returns
+// false with errno set when a write fails.
+bool WriteAll(int fd, std::string_view data);
+
 // Returns strerror(errno) text for `error_number`.
 std::string ErrnoText(int error_number);
 
