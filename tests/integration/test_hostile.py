@@ -2,8 +2,9 @@
 
 Every case checks the exact reply that ends the exchange, because a crash,
 a hang or a desynchronised session shows up as a wrong or missing reply.
-The `quick` service has a 2 s smtpd_timeout, `strict` a hard error limit of
-3 and `busy` a maxproc of 2.  Loops are bounded in count, and the only waits
+The `quick` service has a 2 s smtpd_timeout, `session` a 3 s
+smtpd_session_timeout, `strict` a hard error limit of 3 and `busy` a maxproc
+of 2.  Loops are bounded in count, and the only waits
 are socket reads with a generous timeout.
 """
 
@@ -35,6 +36,7 @@ EXTRA_SERVICES = [
     ("quick", "-o smtpd_timeout=2s"),
     ("strict", "-o smtpd_hard_error_limit=3"),
     ("opportunistic", "-o smtpd_sasl_auth_enable=yes"),
+    ("session", "-o smtpd_session_timeout=3s"),
 ]
 ALICE_PLAIN = base64.b64encode(b"\0alice\0secret").decode()
 
@@ -729,6 +731,23 @@ def test_timeout_during_data(server):
     assert_reply(client.command("DATA"), 354)
     client.send(b"Subject: partial\r\n")
     code, lines = client.read_reply()
+    assert (code, enhanced_code(lines)) == (421, "4.4.2"), (code, lines)
+    assert client.closed_by_server()
+
+
+@pytest.mark.parametrize("use_tls", [False, True])
+def test_session_timeout_sends_421(server, use_tls):
+    # A client that keeps the session busy still meets the session limit.
+    client = connect(server, "session")
+    client.ehlo()
+    if use_tls:
+        client.starttls()
+        client.ehlo()
+    for _ in range(200):
+        code, lines = client.command("NOOP")
+        if code != 250:
+            break
+        time.sleep(0.1)
     assert (code, enhanced_code(lines)) == (421, "4.4.2"), (code, lines)
     assert client.closed_by_server()
 
