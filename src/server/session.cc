@@ -244,13 +244,23 @@ awaitable<bool> Session::Flush() {
   }
   output_.clear();
   if (error) {
-    if (!timed_out_) {
+    if (timed_out_) {
+      // A client that stops reading ends here, with no 421 sent.
+      LogTimeout();
+    } else {
       log::Info("write error to {}: {}", peer_, error.message());
     }
     Close();
     co_return false;
   }
   co_return true;
+}
+
+void Session::LogTimeout() {
+  if (timeout_logged_) return;
+  timeout_logged_ = true;
+  log::Info("timeout after {} from {}",
+            verb_order_.empty() ? "CONNECT" : verb_order_.back(), peer_);
 }
 
 awaitable<std::optional<std::string>> Session::ReadLine(bool* too_long) {
@@ -384,8 +394,7 @@ awaitable<void> Session::Run() {
     output_.clear();
     Send(MakeReply(421, "4.4.2",
                    service_.myhostname + " Error: timeout exceeded"));
-    log::Info("timeout after {} from {}",
-              verb_order_.empty() ? "CONNECT" : verb_order_.back(), peer_);
+    LogTimeout();
     timed_out_ = false;  // let the final write through
     co_await Flush();
   } else {

@@ -104,6 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> StartTls();
   asio::awaitable<void> Watchdog();
   void ArmDeadline(std::chrono::seconds timeout);
+  void LogTimeout();  // once per session
   void Close();
 
   // Queues `reply`; counts it as an error when it is 4xx or 5xx and slows
@@ -155,6 +156,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string output_;
   bool open_ = true;
   bool timed_out_ = false;
+  bool timeout_logged_ = false;
   bool quit_ = false;
 
   std::string client_name_;

@@ -753,20 +753,25 @@ def test_session_timeout_sends_421(server, use_tls):
 
 
 def test_client_that_never_reads(server):
-    # The server's writes block once the socket buffers fill; the write
-    # timeout must end the session rather than let it hang.
-    sock = socket.create_connection(
-        ("127.0.0.1", server.ports["quick"]), timeout=30
-    )
+    # The client sends commands until the server's replies fill every
+    # buffer and its writes block; the write timeout must then end the
+    # session rather than let it hang.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", server.ports["quick"]))
+    peer = re.escape(f"localhost[127.0.0.1]:{sock.getsockname()[1]}")
     burst = b"HELP\r\n" * 20000
     try:
-        for _ in range(20):
+        for _ in range(200):
             sock.sendall(burst)
     except (BrokenPipeError, ConnectionResetError, socket.timeout):
         pass
-    sock.close()
-    server.wait_for_log(r"write error to|timeout after", timeout=60)
+    try:
+        server.wait_for_log(rf"timeout after HELP from {peer}\n")
+        server.wait_for_log(rf"disconnect from {peer} help=\d+ commands=")
+    finally:
+        sock.close()
     client = connect(server, "quick")
     assert_reply(client.command("NOOP"), 250)
     client.close()
