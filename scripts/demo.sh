@@ -8,7 +8,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh" build demo
-"$root/scripts/build.sh"
+"$root/scripts/build.sh" mailportd mailport
 data=${MAILPORT_DEMO_DIR:-$root/demo}
 exec "${MAILPORT_BUILD_DIR:-$root/build}/apps/mailportd/mailportd" \
   --data-directory "$data"

@@ -24,10 +24,11 @@ struct LoadedConfig {
   int warnings = 0;
 };
 
-// Loads and resolves the configuration and prints every diagnostic to
-// `diagnostics`, one per line.
+// Loads and resolves the configuration and prints its errors, and its
+// warnings when `print_warnings` is set, to `diagnostics`, one per line.
+// A relative `data_directory` is taken relative to the current directory.
 LoadedConfig LoadConfig(const std::optional<std::filesystem::path>& directory,
                         const std::filesystem::path& data_directory,
-                        std::ostream& diagnostics);
+                        std::ostream& diagnostics, bool print_warnings = true);
 
 }  // namespace mailport::apps

@@ -111,7 +111,7 @@ int RunUserCommand(const LoadedConfig& loaded, const std::string& action,
 
 int RunSelfSigned(const LoadedConfig& loaded, std::string hostname,
                   std::filesystem::path cert, std::filesystem::path key,
-                  int days) {
+                  int days, bool force) {
   if (hostname.empty()) hostname = loaded.settings.global.myhostname;
   if (cert.empty() || key.empty()) {
     const auto& data = loaded.settings.global.data_directory;
@@ -119,6 +119,14 @@ int RunSelfSigned(const LoadedConfig& loaded, std::string hostname,
     if (key.empty()) key = data / "tls" / "selfsigned-key.pem";
   }
   std::error_code error;
+  for (const auto& path : {cert, key}) {
+    if (!force && std::filesystem::exists(path, error)) {
+      return Fail(path.string() +
+                  " already exists; clients that accepted its certificate "
+                  "would see a new one. Pass --force to replace it, or "
+                  "--cert and --key to write elsewhere");
+    }
+  }
   std::filesystem::create_directories(cert.parent_path(), error);
   std::filesystem::create_directories(key.parent_path(), error);
   mailport::Status status =
@@ -134,8 +142,14 @@ int RunSelfSigned(const LoadedConfig& loaded, std::string hostname,
 }
 
 int RunQueueList(const LoadedConfig& loaded) {
-  auto spool =
-      mailport::queue::Spool::Open(loaded.settings.global.queue_directory);
+  const auto& directory = loaded.settings.global.queue_directory;
+  std::error_code error;
+  if (!std::filesystem::is_directory(directory / "active", error)) {
+    return Fail("no queue at " + directory.string() +
+                "; pass -c DIR (or --data-directory DIR for the embedded "
+                "configuration) to name the server's configuration");
+  }
+  auto spool = mailport::queue::Spool::Open(directory);
   if (!spool.ok()) return Fail(spool.error().message);
   int count = 0;
   for (const std::string& id : (*spool)->List()) {
@@ -211,6 +225,8 @@ int main(int argc, char** argv) {
   selfsigned->add_option("--key", key_file, "key file to write");
   selfsigned->add_option("--days", days, "validity in days")
       ->check(CLI::Range(1, 36500));
+  bool force = false;
+  selfsigned->add_flag("--force", force, "replace existing files");
 
   auto* queue = app.add_subcommand("queue", "inspect the mail queue");
   queue->require_subcommand(1);
@@ -219,8 +235,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   std::ostream& diagnostics = check->parsed() ? std::cout : std::cerr;
-  LoadedConfig loaded =
-      mailport::apps::LoadConfig(config_directory, data_directory, diagnostics);
+  // Only check lists warnings; the other commands would repeat them on
+  // every call.
+  LoadedConfig loaded = mailport::apps::LoadConfig(
+      config_directory, data_directory, diagnostics, check->parsed());
 
   if (check->parsed()) {
     // The passwd-files are part of the configuration: a malformed line is
@@ -264,7 +282,7 @@ int main(int argc, char** argv) {
     }
   }
   if (selfsigned->parsed()) {
-    return RunSelfSigned(loaded, hostname, cert_file, key_file, days);
+    return RunSelfSigned(loaded, hostname, cert_file, key_file, days, force);
   }
   if (queue->parsed()) return RunQueueList(loaded);
   return 0;

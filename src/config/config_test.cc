@@ -434,6 +434,11 @@ TEST(Services, ColumnDiagnostics) {
                 "master.cf:1: warning: service \"127.0.0.1:25\": smtpd "
                 "argument \"-v\" is ignored; only -o name=value is "
                 "supported"},
+           Case{"submission inet n - y - smtpd -o smtpd_sasl_auth_enable=yes\n",
+                "master.cf:1: error: the command column of service "
+                "\"submission\" is \"-o\", which is an option; a column is "
+                "missing before it (expected service type private unpriv "
+                "chroot wakeup maxproc command)"},
            Case{"smtp inet n - y - 1 postscreen\n",
                 "master.cf:1: warning: service \"smtp\": command "
                 "\"postscreen\" is not supported on inet services, only "

@@ -171,6 +171,19 @@ void ParseMasterCf(std::string_view text, const std::string& file,
       continue;
     }
 
+    // "submission inet n - y - smtpd -o ..." lost a column: the command
+    // slot then holds an option, and the real command is an argument.
+    if (!tokens[7].braced && !tokens[7].text.empty() &&
+        tokens[7].text.front() == '-') {
+      AddError(config.diagnostics, file, line.line,
+               fmt::format("the command column of service \"{}\" is \"{}\", "
+                           "which is an option; a column is missing before "
+                           "it (expected service type private unpriv chroot "
+                           "wakeup maxproc command)",
+                           tokens[0].text, tokens[7].text));
+      continue;
+    }
+
     Service service;
     service.name = tokens[0].text;
     service.type = tokens[1].text;

@@ -431,7 +431,7 @@ void QueueManager::Start() {
   std::vector<std::string> ids = impl_->spool_.List();
   auto now = Clock::now();
   for (const auto& queue_id : ids) impl_->Schedule(queue_id, now, false);
-  log::Info("queue: started {} delivery threads, {} messages in the queue",
+  log::Info("queue: started {} delivery threads, {} message(s) in the queue",
             impl_->thread_count_, ids.size());
 
   std::lock_guard lock(impl_->mutex_);

@@ -117,3 +117,52 @@ def test_check_reports_passwd_file_problems(server):
         assert ": error: invalid line" in result.stdout
     finally:
         passwd.write_text(original)
+
+
+def test_tls_selfsigned_keeps_existing_files(tmp_path):
+    cert = tmp_path / "cert.pem"
+    key = tmp_path / "key.pem"
+    command = [
+        harness.binary("MAILPORT"),
+        "tls",
+        "selfsigned",
+        "--hostname",
+        "mx.example.test",
+        "--cert",
+        str(cert),
+        "--key",
+        str(key),
+    ]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stdout + first.stderr
+    original = cert.read_bytes()
+
+    second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert second.returncode != 0, "an existing certificate was replaced"
+    assert "already exists" in second.stderr
+    assert "--force" in second.stderr
+    assert cert.read_bytes() == original
+
+    forced = subprocess.run(
+        command + ["--force"], capture_output=True, text=True, timeout=60
+    )
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert cert.read_bytes() != original
+
+
+def test_queue_list_without_queue(tmp_path):
+    result = subprocess.run(
+        [
+            harness.binary("MAILPORT"),
+            "--data-directory",
+            str(tmp_path / "missing"),
+            "queue",
+            "list",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "no queue at" in result.stderr
+    assert not (tmp_path / "missing").exists()
