@@ -246,6 +246,21 @@ Status Server::DropPrivileges() {
     Status owned = ChangeOwnerRecursively(directory, uid, gid);
     if (!owned.ok()) return owned;
   }
+  // The passwd-files are reread after every change, so mail_owner must be
+  // able to read them; give them its group, keeping other users out.
+  for (const auto& [path, database] : impl_->user_databases) {
+    struct stat status {};
+    if (path.empty() || ::stat(path.c_str(), &status) != 0) continue;
+    if (status.st_gid == gid && (status.st_mode & S_IRGRP) != 0) continue;
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
+        ::chmod(path.c_str(), (status.st_mode & 0700) | S_IRGRP) != 0) {
+      return PermanentError("making " + path.string() +
+                            " readable by mail_owner \"" + owner +
+                            "\" failed: " + fs::ErrnoText(errno));
+    }
+    log::Info("{}: group set to {} and made group-readable for mail_owner",
+              path.string(), owner);
+  }
   if (::initgroups(owner.c_str(), gid) != 0 || ::setgid(gid) != 0 ||
       ::setuid(uid) != 0) {
     return PermanentError("switching to mail_owner \"" + owner +
@@ -273,9 +288,8 @@ Status Server::StartQueue() {
     }
     return nullptr;
   };
-  impl_->queue_manager =
-      std::make_unique<queue::QueueManager>(*impl_->spool, global, select,
-                                            kDeliveryThreads);
+  impl_->queue_manager = std::make_unique<queue::QueueManager>(
+      *impl_->spool, global, select, kDeliveryThreads);
   for (auto& listener : impl_->listeners) {
     listener.context->commit_queue = impl_->commit_queue.get();
     listener.context->queue_manager = impl_->queue_manager.get();

@@ -111,6 +111,8 @@ class MailServer:
         users=(("alice", "secret"), ("bob", "bobsecret")),
     ):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="mailport-it-"))
+        # A daemon that switches to mail_owner must still reach its files.
+        self.dir.chmod(0o755)
         self.extra_main = dict(extra_main or {})
         self.extra_services = list(extra_services or [])
         self.users = dict(users)
