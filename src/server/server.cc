@@ -76,6 +76,27 @@ Status ChangeOwnerRecursively(const std::filesystem::path& path, uid_t uid,
   return Status::Ok();
 }
 
+// Gives `path` the group `gid` and group read access, because the
+// passwd-files are reread after every change, when mailportd runs as
+// mail_owner.  Other users stay locked out.
+Status GrantGroupRead(const std::filesystem::path& path,
+                      const std::string& owner, gid_t gid) {
+  struct stat status {};
+  if (path.empty() || ::stat(path.c_str(), &status) != 0) return Status::Ok();
+  if (status.st_gid == gid && (status.st_mode & S_IRGRP) != 0) {
+    return Status::Ok();
+  }
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
+      ::chmod(path.c_str(), (status.st_mode & 0700) | S_IRGRP) != 0) {
+    return PermanentError("making " + path.string() +
+                          " readable by mail_owner \"" + owner +
+                          "\" failed: " + fs::ErrnoText(errno));
+  }
+  log::Info("{}: group set to {} and made group-readable for mail_owner",
+            path.string(), owner);
+  return Status::Ok();
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -246,21 +267,11 @@ Status Server::DropPrivileges() {
     Status owned = ChangeOwnerRecursively(directory, uid, gid);
     if (!owned.ok()) return owned;
   }
-  // The passwd-files are reread after every change, so mail_owner must be
-  // able to read them; give them its group, keeping other users out.
   for (const auto& [path, database] : impl_->user_databases) {
-    struct stat status {};
-    if (path.empty() || ::stat(path.c_str(), &status) != 0) continue;
-    if (status.st_gid == gid && (status.st_mode & S_IRGRP) != 0) continue;
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
-        ::chmod(path.c_str(), (status.st_mode & 0700) | S_IRGRP) != 0) {
-      return PermanentError("making " + path.string() +
-                            " readable by mail_owner \"" + owner +
-                            "\" failed: " + fs::ErrnoText(errno));
-    }
-    log::Info("{}: group set to {} and made group-readable for mail_owner",
-              path.string(), owner);
+    Status readable = GrantGroupRead(path, owner, gid);
+    if (!readable.ok()) return readable;
   }
+
   if (::initgroups(owner.c_str(), gid) != 0 || ::setgid(gid) != 0 ||
       ::setuid(uid) != 0) {
     return PermanentError("switching to mail_owner \"" + owner +
