@@ -451,8 +451,22 @@ TEST(Services, ColumnDiagnostics) {
                 "master.cf:1: error: invalid type \"tcp\" of service "
                 "\"smtp\": expected inet, unix, unix-dgram, fifo or pass"},
        }) {
-    Loaded loaded = LoadText("", c.line);
+    // A second, valid service keeps the "no smtpd service" error out.
+    Loaded loaded = LoadText(
+        "", std::string(c.line) + "127.0.0.1:10025 inet n - n - - smtpd\n");
     EXPECT_THAT(loaded.messages, ElementsAre(c.expected)) << c.line;
+  }
+}
+
+TEST(Services, NoSmtpdServiceIsAnError) {
+  for (std::string_view master_cf :
+       {"# only comments\n", "pickup unix n - y 60 1 pickup\n"}) {
+    Loaded loaded = LoadText("", std::string(master_cf));
+    EXPECT_THAT(loaded.messages,
+                Contains("error: master.cf defines no smtpd service of type "
+                         "inet; add a line such as \"smtp inet n - n - - "
+                         "smtpd\""))
+        << master_cf;
   }
 }
 

@@ -55,6 +55,13 @@ class Resolver {
     for (const Service& service : config_.services) {
       AddService(service, settings.services);
     }
+    // mailportd has nothing to run without a listener; a missing or
+    // unreadable master.cf is reported by Load() already.
+    if (settings.services.empty() && !config_.HasErrors()) {
+      Report(Severity::kError, "", 0,
+             "master.cf defines no smtpd service of type inet; add a line "
+             "such as \"smtp inet n - n - - smtpd\"");
+    }
     return settings;
   }
 

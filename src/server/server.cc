@@ -312,6 +312,10 @@ Status Server::StartQueue() {
 asio::awaitable<void> Server::Impl::Accept(Listener& listener) {
   ServiceContext& context = *listener.context;
   const config::SmtpdService& service = *context.service;
+  // A flood of connections past maxproc logs one line a minute, with the
+  // count, rather than one line per connection.
+  int rejected_since_warning = 0;
+  std::chrono::steady_clock::time_point last_warning{};
   for (;;) {
     auto strand = asio::make_strand(io);
     auto [error, socket] =
@@ -331,10 +335,19 @@ asio::awaitable<void> Server::Impl::Accept(Listener& listener) {
           "421 4.3.2 Service busy, too many connections; try again later\r\n";
       std::error_code ignored;
       asio::write(socket, asio::buffer(kBusy), ignored);
-      log::Warn(
-          "{}: maxproc limit of {} sessions reached; connection "
-          "rejected",
-          DescribeService(service), service.max_processes);
+      ++rejected_since_warning;
+      auto now = std::chrono::steady_clock::now();
+      if (last_warning == std::chrono::steady_clock::time_point{} ||
+          now - last_warning >= std::chrono::minutes(1)) {
+        log::Warn(
+            "{}: maxproc limit of {} sessions reached; rejected {} "
+            "connection(s) with 421 since the last warning; raise the "
+            "maxproc column in master.cf if this load is expected",
+            DescribeService(service), service.max_processes,
+            rejected_since_warning);
+        rejected_since_warning = 0;
+        last_warning = now;
+      }
       continue;
     }
     ++context.active_sessions;

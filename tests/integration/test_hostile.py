@@ -698,6 +698,13 @@ def test_many_idle_connections(server):
         for sock in clients:
             sock.close()
     wait_until_greeted(server, "plain")
+    # About 100 rejections inside a minute make one warning, not 100.
+    warnings = [
+        line
+        for line in server.log().splitlines()
+        if f":{server.ports['plain']}): maxproc limit" in line
+    ]
+    assert len(warnings) == 1, warnings
 
 
 def wait_until_greeted(server, service):
