@@ -638,6 +638,7 @@ class Resolver {
     smtpd.sasl_failure_delay = GetTime(p, "smtpd_sasl_failure_delay");
     smtpd.sasl_failure_limit =
         static_cast<int>(GetInteger(p, "smtpd_sasl_failure_limit"));
+    smtpd.peername_lookup = GetBool(p, "smtpd_peername_lookup");
 
     WarnMissingFiles(p, smtpd.tls);
     CheckSafety(p, service, smtpd);

@@ -100,6 +100,9 @@ struct SmtpdService {
   // sasl_failure_limit failures in one session the server closes it.
   std::chrono::milliseconds sasl_failure_delay{1000};
   int sasl_failure_limit = 3;
+  // smtpd_peername_lookup: find the client's name by a PTR lookup that the
+  // name's own addresses confirm; loopback clients are always "localhost".
+  bool peername_lookup = true;
 };
 
 struct GlobalSettings {

@@ -103,7 +103,7 @@ struct Server::Impl {
   explicit Impl(config::Settings settings_in)
       : settings(std::move(settings_in)),
         threads(std::max(2u, std::thread::hardware_concurrency())),
-        blocking_pool(2),
+        blocking_pool(4),
         signals(io, SIGINT, SIGTERM, SIGHUP) {}
 
   struct Listener {
@@ -117,6 +117,7 @@ struct Server::Impl {
   config::Settings settings;
   unsigned threads;
   asio::io_context io;
+  // crypt(3) for AUTH and the client's host name lookup; both block.
   asio::thread_pool blocking_pool;
   asio::signal_set signals;
   std::vector<Listener> listeners;

@@ -1,7 +1,11 @@
 #include "server/session.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include "auth/sasl.h"
 #include "server/store.h"
@@ -37,9 +41,57 @@ constexpr std::chrono::seconds kFinalWriteTimeout{10};
 // 452s counted, the hard error limit would end the session before DATA.
 constexpr std::size_t kRecipientOvershootLimit = 1000;
 
-std::string ClientName(const asio::ip::address& address) {
-  // NOTE: no reverse DNS lookup is done yet; only loopback gets a name.
-  return address.is_loopback() ? "localhost" : "unknown";
+// Returns the client's host name the way Postfix's smtpd finds it: the PTR
+// name of `address`, kept only when one of that name's own addresses is
+// `address` again, so that a PTR record alone cannot name a client.
+// Returns "unknown" otherwise.  Blocks on the resolver; runs on the
+// blocking pool.
+awaitable<std::string> LookUpPeerName(std::string address) {
+  addrinfo numeric_hints{};
+  numeric_hints.ai_flags = AI_NUMERICHOST;
+  addrinfo* numeric = nullptr;
+  if (::getaddrinfo(address.c_str(), nullptr, &numeric_hints, &numeric) != 0) {
+    co_return "unknown";
+  }
+  char name[NI_MAXHOST];
+  int found = ::getnameinfo(numeric->ai_addr, numeric->ai_addrlen, name,
+                            sizeof name, nullptr, 0, NI_NAMEREQD);
+  ::freeaddrinfo(numeric);
+  if (found != 0) co_return "unknown";
+
+  addrinfo forward_hints{};
+  forward_hints.ai_socktype = SOCK_STREAM;
+  addrinfo* forward = nullptr;
+  if (::getaddrinfo(name, nullptr, &forward_hints, &forward) != 0) {
+    log::Warn("hostname {} does not resolve to address {}", log::Sanitize(name),
+              address);
+    co_return "unknown";
+  }
+  bool confirmed = false;
+  for (addrinfo* entry = forward; entry != nullptr; entry = entry->ai_next) {
+    char text[NI_MAXHOST];
+    if (::getnameinfo(entry->ai_addr, entry->ai_addrlen, text, sizeof text,
+                      nullptr, 0, NI_NUMERICHOST) == 0 &&
+        address == text) {
+      confirmed = true;
+    }
+  }
+  ::freeaddrinfo(forward);
+  if (!confirmed) {
+    log::Warn("hostname {} does not resolve to address {}", log::Sanitize(name),
+              address);
+    co_return "unknown";
+  }
+  // Names go into log lines and the Received header, so keep only the
+  // characters a host name can have.
+  std::string checked = log::Sanitize(name, 255);
+  for (char c : checked) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
+        c != '_') {
+      co_return "unknown";
+    }
+  }
+  co_return checked;
 }
 
 std::string StripIpv4Mapped(const asio::ip::address& address) {
@@ -151,7 +203,9 @@ Session::Session(asio::ip::tcp::socket socket, ServiceContext& context)
   auto endpoint = socket_.remote_endpoint(error);
   if (!error) {
     client_address_ = StripIpv4Mapped(endpoint.address());
-    client_name_ = ClientName(endpoint.address());
+    // Loopback is "localhost" without a lookup; other clients are named by
+    // LookUpPeerName() when the session starts.
+    client_name_ = endpoint.address().is_loopback() ? "localhost" : "unknown";
     client_port_ = endpoint.port();
   } else {
     client_address_ = "unknown";
@@ -345,6 +399,14 @@ awaitable<void> Session::Run() {
       std::chrono::steady_clock::now() + service_.session_timeout;
   ArmDeadline(service_.timeout);
   asio::co_spawn(socket_.get_executor(), Watchdog(), asio::detached);
+  if (service_.peername_lookup && client_name_ == "unknown" &&
+      client_address_ != "unknown") {
+    client_name_ =
+        co_await asio::co_spawn(*context_.blocking_pool,
+                                LookUpPeerName(client_address_), use_awaitable);
+    peer_ = client_name_ + "[" + client_address_ +
+            "]:" + std::to_string(client_port_);
+  }
   log::Info("connect from {}", peer_);
 
   if (service_.tls.wrapper_mode) {
