@@ -832,6 +832,21 @@ TEST(Unknown, MainCfWarningNamesLine) {
   EXPECT_FALSE(loaded.config.HasErrors());
 }
 
+TEST(Unknown, TypoGetsSuggestion) {
+  Loaded loaded = LoadText("smtpd_tls_secutiry_level = encrypt\n",
+                           "127.0.0.1:25 inet n - n - - smtpd\n"
+                           "  -o smtpd_sasl_auth_enabel=yes\n");
+  EXPECT_THAT(loaded.messages,
+              Contains("main.cf:1: warning: unknown parameter "
+                       "\"smtpd_tls_secutiry_level\" is ignored; did you "
+                       "mean \"smtpd_tls_security_level\"?"));
+  EXPECT_THAT(loaded.messages,
+              Contains("master.cf:1: warning: unknown parameter "
+                       "\"smtpd_sasl_auth_enabel\" in -o override of "
+                       "service \"127.0.0.1:25\" is ignored; did you mean "
+                       "\"smtpd_sasl_auth_enable\"?"));
+}
+
 TEST(Unknown, OverrideWarningNamesMasterLine) {
   Loaded loaded = LoadText("",
                            "\n127.0.0.1:587 inet n - n - - smtpd\n"

@@ -370,4 +370,35 @@ std::string DefaultHostname() {
   return hostname;
 }
 
+std::string SuggestParameter(std::string_view name) {
+  // Levenshtein distance with one row, enough for names of ~40 letters.
+  auto distance = [](std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        std::size_t above = row[j];
+        std::size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitution});
+        diagonal = above;
+      }
+    }
+    return row[b.size()];
+  };
+
+  constexpr std::size_t kMaxEdits = 2;
+  std::string best;
+  std::size_t best_distance = kMaxEdits + 1;
+  for (const ParameterInfo& info : AllParameters()) {
+    std::size_t edits = distance(name, info.name);
+    if (edits < best_distance) {
+      best_distance = edits;
+      best = std::string(info.name);
+    }
+  }
+  return best;
+}
+
 }  // namespace mailport::config

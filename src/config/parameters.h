@@ -69,6 +69,10 @@ std::span<const ParameterInfo> AllParameters();
 // Returns nullptr for names not in the table.
 const ParameterInfo* FindParameter(std::string_view name);
 
+// Returns the supported parameter closest to the unknown `name` when it is
+// at most two edits away (a typo), or "" when none is that close.
+std::string SuggestParameter(std::string_view name);
+
 // Returns the host's name from gethostname(), with ".localdomain" appended
 // when it has no dot, as Postfix does.  Returns "localhost.localdomain" when
 // gethostname() fails or its result is not a valid host name.  No DNS

@@ -119,10 +119,16 @@ class Resolver {
         unknown.begin(), unknown.end(),
         [](const Setting* a, const Setting* b) { return a->line < b->line; });
     for (const Setting* setting : unknown) {
-      ReportAt(
-          Severity::kWarning, setting,
-          fmt::format("unknown parameter \"{}\" is ignored", setting->name));
+      ReportAt(Severity::kWarning, setting,
+               fmt::format("unknown parameter \"{}\" is ignored{}",
+                           setting->name, DidYouMean(setting->name)));
     }
+  }
+
+  static std::string DidYouMean(std::string_view name) {
+    std::string suggestion = SuggestParameter(name);
+    if (suggestion.empty()) return "";
+    return fmt::format("; did you mean \"{}\"?", suggestion);
   }
 
   static std::string SettingKey(const Setting& setting) {
@@ -359,10 +365,11 @@ class Resolver {
       const ParameterInfo* info = FindParameter(setting.name);
       if (info == nullptr) {
         if (referenced_.count(setting.name) > 0) continue;
-        ReportAt(Severity::kWarning, &setting,
-                 fmt::format("unknown parameter \"{}\" in -o override of "
-                             "service \"{}\" is ignored",
-                             setting.name, service.name));
+        ReportAt(
+            Severity::kWarning, &setting,
+            fmt::format("unknown parameter \"{}\" in -o override of "
+                        "service \"{}\" is ignored{}",
+                        setting.name, service.name, DidYouMean(setting.name)));
       } else if (info->scope == ParameterScope::kGlobal) {
         ReportAt(Severity::kWarning, &setting,
                  fmt::format("-o {0} on service \"{1}\" changes only ${0} "
