@@ -172,6 +172,15 @@ const std::array kParameters = {
         .name = "smtpd_recipient_restrictions",
         .type = T::kRestrictions,
         .meaning = "recipient checks at RCPT TO, after the relay ones"},
+    ParameterInfo{.name = "smtpd_client_restrictions",
+                  .type = T::kRestrictions,
+                  .meaning = "client checks, applied at RCPT TO"},
+    ParameterInfo{.name = "smtpd_helo_restrictions",
+                  .type = T::kRestrictions,
+                  .meaning = "HELO/EHLO checks, applied at RCPT TO"},
+    ParameterInfo{.name = "smtpd_sender_restrictions",
+                  .type = T::kRestrictions,
+                  .meaning = "MAIL FROM checks, applied at RCPT TO"},
 
     // TLS.
     ParameterInfo{.name = "smtpd_tls_security_level",

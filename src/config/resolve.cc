@@ -629,6 +629,9 @@ class Resolver {
     smtpd.sasl_auth_enable = GetBool(p, "smtpd_sasl_auth_enable");
     smtpd.sasl_password_file = GetChecked(p, "smtpd_sasl_path");
     smtpd.banner = p.Get("smtpd_banner");
+    smtpd.client_restrictions = GetRestrictions(p, "smtpd_client_restrictions");
+    smtpd.helo_restrictions = GetRestrictions(p, "smtpd_helo_restrictions");
+    smtpd.sender_restrictions = GetRestrictions(p, "smtpd_sender_restrictions");
     smtpd.relay_restrictions = GetRestrictions(p, "smtpd_relay_restrictions");
     smtpd.recipient_restrictions =
         GetRestrictions(p, "smtpd_recipient_restrictions");

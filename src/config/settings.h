@@ -85,6 +85,11 @@ struct SmtpdService {
   std::filesystem::path sasl_password_file;  // passwd-file of users
 
   std::string banner;  // smtpd_banner, expanded, without the "220 "
+  // Evaluated at RCPT TO in this order, as Postfix does with its default
+  // smtpd_delay_reject = yes: client, helo, sender, relay, recipient.
+  std::vector<Restriction> client_restrictions;
+  std::vector<Restriction> helo_restrictions;
+  std::vector<Restriction> sender_restrictions;
   std::vector<Restriction> relay_restrictions;
   std::vector<Restriction> recipient_restrictions;
 

@@ -866,10 +866,11 @@ bool Session::ClientInMynetworks() const {
 
 Session::Decision Session::EvaluateRestrictions(
     const std::vector<config::Restriction>& restrictions,
-    const std::string& recipient) const {
+    const std::string& recipient, config::Restriction& decided_by) const {
   std::string domain = smtp::DomainOf(recipient);
   bool local = domain.empty() || IsLocalDomain(domain);
   for (config::Restriction restriction : restrictions) {
+    decided_by = restriction;
     switch (restriction) {
       case config::Restriction::kPermitMynetworks:
         if (ClientInMynetworks()) return Decision::kPermit;
@@ -893,6 +894,47 @@ Session::Decision Session::EvaluateRestrictions(
     }
   }
   return Decision::kNone;
+}
+
+// Runs the restriction lists in Postfix's order.  A permit ends only its
+// own list, a list that reaches its end decides nothing, and the first
+// reject or defer in any list rejects the recipient.
+std::optional<Reply> Session::CheckRestrictions(
+    const std::string& recipient) const {
+  struct Stage {
+    const std::vector<config::Restriction>& restrictions;
+    const char* what;     // "Client host rejected"
+    std::string subject;  // what the reply names
+  };
+  std::string sender =
+      transaction_ ? log::Sanitize(transaction_->sender) : std::string();
+  const Stage stages[] = {
+      {service_.client_restrictions, "Client host rejected",
+       client_name_ + "[" + client_address_ + "]"},
+      {service_.helo_restrictions, "Helo command rejected",
+       log::Sanitize(helo_name_, 100)},
+      {service_.sender_restrictions, "Sender address rejected", sender},
+      {service_.relay_restrictions, "Recipient address rejected",
+       log::Sanitize(recipient)},
+      {service_.recipient_restrictions, "Recipient address rejected",
+       log::Sanitize(recipient)},
+  };
+  for (const Stage& stage : stages) {
+    config::Restriction decided_by = config::Restriction::kPermit;
+    Decision decision =
+        EvaluateRestrictions(stage.restrictions, recipient, decided_by);
+    if (decision != Decision::kReject && decision != Decision::kDefer) {
+      continue;
+    }
+    bool relay = decided_by == config::Restriction::kRejectUnauthDestination ||
+                 decided_by == config::Restriction::kDeferUnauthDestination;
+    std::string text =
+        relay ? "<" + log::Sanitize(recipient) + ">: Relay access denied"
+              : "<" + stage.subject + ">: " + stage.what + ": Access denied";
+    return decision == Decision::kReject ? MakeReply(554, "5.7.1", text)
+                                         : MakeReply(450, "4.7.1", text);
+  }
+  return std::nullopt;
 }
 
 awaitable<void> Session::OnRcpt(const std::string& argument) {
@@ -928,32 +970,10 @@ awaitable<void> Session::OnRcpt(const std::string& argument) {
     co_return;
   }
 
-  // Relay control: the relay restrictions decide first, then the
-  // recipient restrictions; a list that reaches its end decides nothing.
-  Decision decision =
-      EvaluateRestrictions(service_.relay_restrictions, recipient);
-  if (decision == Decision::kNone || decision == Decision::kPermit) {
-    Decision recipient_decision =
-        EvaluateRestrictions(service_.recipient_restrictions, recipient);
-    if (recipient_decision == Decision::kReject ||
-        recipient_decision == Decision::kDefer) {
-      decision = recipient_decision;
-    }
-  }
-  if (decision == Decision::kReject || decision == Decision::kDefer) {
-    std::string domain = smtp::DomainOf(recipient);
-    bool local = domain.empty() || IsLocalDomain(domain);
-    Reply reply = decision == Decision::kReject
-                      ? MakeReply(554, "5.7.1",
-                                  "<" + log::Sanitize(recipient) + ">: " +
-                                      (local ? "Recipient address rejected: "
-                                               "Access denied"
-                                             : "Relay access denied"))
-                      : MakeReply(450, "4.7.1",
-                                  "<" + log::Sanitize(recipient) +
-                                      ">: Relay access denied");
-    LogReject("RCPT", reply, recipient);
-    co_await Respond(reply);
+  std::optional<Reply> rejected = CheckRestrictions(recipient);
+  if (rejected) {
+    LogReject("RCPT", *rejected, recipient);
+    co_await Respond(*rejected);
     co_return;
   }
 

@@ -132,6 +132,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // smtpd_recipient_restrictions.
   Decision EvaluateRestrictions(
       const std::vector<config::Restriction>& restrictions,
+      const std::string& recipient, config::Restriction& decided_by) const;
+  std::optional<smtp::Reply> CheckRestrictions(
       const std::string& recipient) const;
   bool IsLocalDomain(const std::string& domain) const;
   bool ClientInMynetworks() const;

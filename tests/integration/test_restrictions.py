@@ -1,0 +1,77 @@
+"""smtpd_client, helo and sender restrictions, applied at RCPT TO.
+
+The test client connects from 127.0.0.1, which is outside mynetworks
+(192.0.2.0/24) in the test configuration.
+"""
+
+import harness
+from harness import SmtpClient, enhanced_code
+
+EXTRA_MAIN = {"mua_client_restrictions": "permit_sasl_authenticated, reject"}
+EXTRA_SERVICES = [
+    ("client_reject", "-o smtpd_client_restrictions=reject"),
+    (
+        "helo_reject",
+        "-o smtpd_helo_restrictions=permit_sasl_authenticated,reject",
+    ),
+    ("sender_reject", "-o smtpd_sender_restrictions=permit_mynetworks,reject"),
+    (
+        "mua",
+        "-o smtpd_client_restrictions=$mua_client_restrictions"
+        " -o smtpd_sasl_auth_enable=yes",
+    ),
+]
+
+
+def rcpt_reply(server, service, authenticate=False):
+    client = SmtpClient(server.ports[service])
+    try:
+        client.ehlo()
+        if authenticate:
+            client.starttls()
+            client.ehlo()
+            code, lines = client.auth_plain("alice", "secret")
+            assert code == 235, lines
+        code, lines = client.command("MAIL FROM:<carol@example.net>")
+        assert code == 250, lines
+        return client.command("RCPT TO:<alice@example.test>")
+    finally:
+        client.close()
+
+
+def test_client_restriction_rejects(server):
+    code, lines = rcpt_reply(server, "client_reject")
+    assert code == 554, lines
+    assert enhanced_code(lines) == "5.7.1"
+    assert "<localhost[127.0.0.1]>: Client host rejected: Access denied" in (
+        lines[0]
+    )
+
+
+def test_helo_restriction_rejects(server):
+    code, lines = rcpt_reply(server, "helo_reject")
+    assert code == 554, lines
+    assert "<client.example.test>: Helo command rejected" in lines[0]
+
+
+def test_sender_restriction_rejects(server):
+    code, lines = rcpt_reply(server, "sender_reject")
+    assert code == 554, lines
+    assert "<carol@example.net>: Sender address rejected" in lines[0]
+    server.wait_for_log(
+        r"NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]:\d+: 554 5\.7\.1"
+        r" <carol@example\.net>: Sender address rejected"
+    )
+
+
+def test_mua_restrictions_from_main_cf(server):
+    code, lines = rcpt_reply(server, "mua")
+    assert code == 554, lines
+    assert "Client host rejected" in lines[0]
+    code, lines = rcpt_reply(server, "mua", authenticate=True)
+    assert code == 250, lines
+
+
+def test_default_port_accepts_local_recipient(server):
+    code, lines = rcpt_reply(server, "plain")
+    assert code == 250, lines
