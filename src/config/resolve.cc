@@ -627,6 +627,9 @@ class Resolver {
     smtpd.mydestination = GetDomains(p, "mydestination");
     smtpd.tls = BuildTls(p);
     smtpd.sasl_auth_enable = GetBool(p, "smtpd_sasl_auth_enable");
+    smtpd.broken_sasl_auth_clients = GetBool(p, "broken_sasl_auth_clients");
+    smtpd.reject_unlisted_recipient =
+        GetBool(p, "smtpd_reject_unlisted_recipient");
     smtpd.sasl_password_file = GetChecked(p, "smtpd_sasl_path");
     smtpd.banner = p.Get("smtpd_banner");
     smtpd.client_restrictions = GetRestrictions(p, "smtpd_client_restrictions");

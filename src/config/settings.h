@@ -82,6 +82,12 @@ struct SmtpdService {
 
   TlsServerSettings tls;
   bool sasl_auth_enable = false;
+  // broken_sasl_auth_clients: EHLO also lists "AUTH=PLAIN LOGIN", the form
+  // that Outlook Express 4 and Microsoft Exchange 5.0 look for.
+  bool broken_sasl_auth_clients = false;
+  // smtpd_reject_unlisted_recipient: 550 5.1.1 at RCPT for local
+  // recipients that are not users; with "no" they bounce after DATA.
+  bool reject_unlisted_recipient = true;
   std::filesystem::path sasl_password_file;  // passwd-file of users
 
   std::string banner;  // smtpd_banner, expanded, without the "220 "

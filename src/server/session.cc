@@ -616,6 +616,9 @@ awaitable<void> Session::OnEhlo(const std::string& argument) {
       mechanisms += " " + name;
     }
     reply.lines.push_back("AUTH" + mechanisms);
+    if (service_.broken_sasl_auth_clients) {
+      reply.lines.push_back("AUTH=" + mechanisms.substr(1));
+    }
   }
   reply.lines.push_back("ENHANCEDSTATUSCODES");
   reply.lines.push_back("8BITMIME");
@@ -986,7 +989,9 @@ awaitable<void> Session::OnRcpt(const std::string& argument) {
       address += "@" + service_.myhostname;
     }
     Result<std::filesystem::path> mailbox = context_.local->MailboxFor(address);
-    if (!mailbox.ok()) {
+    bool unlisted_accepted = !mailbox.ok() && !mailbox.error().temporary &&
+                             !service_.reject_unlisted_recipient;
+    if (!mailbox.ok() && !unlisted_accepted) {
       Reply reply =
           mailbox.error().temporary
               ? MakeReply(451, "4.3.0",

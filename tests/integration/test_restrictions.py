@@ -1,4 +1,4 @@
-"""smtpd_client, helo and sender restrictions, applied at RCPT TO.
+"""Restrictions at RCPT TO and the Postfix switches beside them.
 
 The test client connects from 127.0.0.1, which is outside mynetworks
 (192.0.2.0/24) in the test configuration.
@@ -19,6 +19,11 @@ EXTRA_SERVICES = [
         "mua",
         "-o smtpd_client_restrictions=$mua_client_restrictions"
         " -o smtpd_sasl_auth_enable=yes",
+    ),
+    ("unlisted", "-o smtpd_reject_unlisted_recipient=no"),
+    (
+        "legacy_auth",
+        "-o broken_sasl_auth_clients=yes -o smtpd_sasl_auth_enable=yes",
     ),
 ]
 
@@ -75,3 +80,53 @@ def test_mua_restrictions_from_main_cf(server):
 def test_default_port_accepts_local_recipient(server):
     code, lines = rcpt_reply(server, "plain")
     assert code == 250, lines
+
+
+def test_unlisted_recipient_accepted_then_bounced(server):
+    client = SmtpClient(server.ports["unlisted"])
+    try:
+        client.ehlo()
+        assert client.command("MAIL FROM:<alice@example.test>")[0] == 250
+        code, lines = client.command("RCPT TO:<nobody@example.test>")
+        assert code == 250, lines
+        assert client.command("DATA")[0] == 354
+        client.send(harness.simple_message("unlisted-1") + b".\r\n")
+        code, lines = client.read_reply()
+        assert code == 250, lines
+    finally:
+        client.close()
+    server.wait_for_log(r"to=<nobody@example\.test>.*dsn=5\.1\.1, status=bounced")
+    bounce = server.wait_for_message("alice", "nobody@example.test")
+    assert b"multipart/report" in bounce
+
+
+def test_unlisted_recipient_rejected_by_default(server):
+    client = SmtpClient(server.ports["plain"])
+    try:
+        client.ehlo()
+        assert client.command("MAIL FROM:<alice@example.test>")[0] == 250
+        code, lines = client.command("RCPT TO:<nobody@example.test>")
+        assert code == 550, lines
+        assert enhanced_code(lines) == "5.1.1"
+    finally:
+        client.close()
+
+
+def test_broken_sasl_auth_clients_adds_old_form(server):
+    client = SmtpClient(server.ports["legacy_auth"])
+    try:
+        client.ehlo()
+        client.starttls()
+        keywords = client.ehlo()
+        assert "AUTH PLAIN LOGIN" in keywords, keywords
+        assert "AUTH=PLAIN LOGIN" in keywords, keywords
+    finally:
+        client.close()
+    plain = SmtpClient(server.ports["submission"])
+    try:
+        plain.ehlo()
+        plain.starttls()
+        keywords = plain.ehlo()
+        assert not [k for k in keywords if k.startswith("AUTH=")], keywords
+    finally:
+        plain.close()
