@@ -8,7 +8,6 @@ the cache is on disk it still does after the daemon restarts.
 
 import subprocess
 
-
 import harness
 
 EXTRA_SERVICES = [
