@@ -628,6 +628,9 @@ class Resolver {
     smtpd.tls = BuildTls(p);
     smtpd.sasl_auth_enable = GetBool(p, "smtpd_sasl_auth_enable");
     smtpd.broken_sasl_auth_clients = GetBool(p, "broken_sasl_auth_clients");
+    smtpd.client_auth_rate_limit =
+        static_cast<int>(GetInteger(p, "smtpd_client_auth_rate_limit"));
+    smtpd.rate_time_unit = GetTime(p, "anvil_rate_time_unit");
     smtpd.reject_unlisted_recipient =
         GetBool(p, "smtpd_reject_unlisted_recipient");
     smtpd.sasl_password_file = GetChecked(p, "smtpd_sasl_path");

@@ -85,6 +85,10 @@ struct SmtpdService {
   // broken_sasl_auth_clients: EHLO also lists "AUTH=PLAIN LOGIN", the form
   // that Outlook Express 4 and Microsoft Exchange 5.0 look for.
   bool broken_sasl_auth_clients = false;
+  // smtpd_client_auth_rate_limit AUTH commands per client address in each
+  // anvil_rate_time_unit, counted over all sessions of the service.
+  int client_auth_rate_limit = 0;  // 0 = no limit
+  std::chrono::seconds rate_time_unit{60};
   // smtpd_reject_unlisted_recipient: 550 5.1.1 at RCPT for local
   // recipients that are not users; with "no" they bounce after DATA.
   bool reject_unlisted_recipient = true;

@@ -183,6 +183,8 @@ Status Server::OpenListeners() {
     context->users = impl_->user_databases[service.sasl_password_file];
     context->local = impl_->local.get();
     context->blocking_pool = &impl_->blocking_pool;
+    context->auth_rate = std::make_unique<RateLimiter>(
+        service.client_auth_rate_limit, service.rate_time_unit);
 
     if (NeedsTls(service)) {
       // Services with the same TLS settings share one context, so the

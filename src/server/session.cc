@@ -690,6 +690,24 @@ awaitable<void> Session::OnAuth(const std::string& argument) {
         MakeReply(503, "5.5.1", "Error: authentication not enabled"));
     co_return;
   }
+  // Counted before any other check, as Postfix counts every AUTH command,
+  // so that a password-guessing client cannot dodge the limit by opening
+  // new connections.
+  if (context_.auth_rate && !context_.auth_rate->Allow(client_address_)) {
+    log::Warn(
+        "{}: AUTH command rate limit exceeded: more than {} in {}s "
+        "for service {}",
+        peer_, service_.client_auth_rate_limit, service_.rate_time_unit.count(),
+        service_.name);
+    Send(MakeReply(421, "4.7.0",
+                   service_.myhostname +
+                       " Error: too many AUTH commands from " +
+                       client_address_ + "; try again later"));
+    ++errors_;
+    co_await Flush();
+    Close();
+    co_return;
+  }
   if (!tls_ &&
       (service_.tls.auth_only ||
        service_.tls.security_level == config::TlsSecurityLevel::kEncrypt)) {

@@ -31,6 +31,7 @@
 #include "delivery/maildir.h"
 #include "queue/queue_manager.h"
 #include "queue/spool.h"
+#include "server/rate_limiter.h"
 #include "smtp/reply.h"
 #include "tls/server_context.h"
 
@@ -48,6 +49,8 @@ struct ServiceContext {
   queue::QueueManager* queue_manager = nullptr;
   asio::thread_pool* blocking_pool = nullptr;
   std::atomic<int> active_sessions{0};
+  // smtpd_client_auth_rate_limit, shared by all sessions of the service.
+  std::unique_ptr<RateLimiter> auth_rate;
 };
 
 class Session : public std::enable_shared_from_this<Session> {

@@ -22,6 +22,10 @@ EXTRA_SERVICES = [
     ),
     ("unlisted", "-o smtpd_reject_unlisted_recipient=no"),
     (
+        "auth_limited",
+        "-o smtpd_client_auth_rate_limit=2 -o smtpd_sasl_auth_enable=yes",
+    ),
+    (
         "legacy_auth",
         "-o broken_sasl_auth_clients=yes -o smtpd_sasl_auth_enable=yes",
     ),
@@ -130,3 +134,29 @@ def test_broken_sasl_auth_clients_adds_old_form(server):
         assert not [k for k in keywords if k.startswith("AUTH=")], keywords
     finally:
         plain.close()
+
+
+def test_client_auth_rate_limit_spans_sessions(server):
+    def connect():
+        client = SmtpClient(server.ports["auth_limited"])
+        client.ehlo()
+        client.starttls()
+        client.ehlo()
+        return client
+
+    for _ in range(2):
+        client = connect()
+        try:
+            assert client.auth_plain("alice", "wrong")[0] == 535
+        finally:
+            client.close()
+    client = connect()
+    try:
+        code, lines = client.auth_plain("alice", "wrong")
+        assert code == 421, lines
+        assert enhanced_code(lines) == "4.7.0"
+        assert "too many AUTH commands from 127.0.0.1" in lines[0]
+        assert client.closed_by_server()
+    finally:
+        client.close()
+    server.wait_for_log(r"AUTH command rate limit exceeded: more than 2 in 60s")
