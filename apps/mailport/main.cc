@@ -262,6 +262,17 @@ int main(int argc, char** argv) {
         std::cout << WithSeverity(warning, "warning") << "\n";
         ++loaded.warnings;
       }
+      // RFC 5321 section 4.5.1: every domain must accept mail for
+      // postmaster, and local recipients must be users of this file.
+      if (path == loaded.settings.services.front().sasl_password_file &&
+          !users->Find("postmaster")) {
+        std::cout << path.string()
+                  << ": warning: no user \"postmaster\", so mail to "
+                     "postmaster is rejected, although RFC 5321 requires "
+                     "it to be accepted; add one with \"mailport user add "
+                     "postmaster\"\n";
+        ++loaded.warnings;
+      }
     }
     std::cout << "mailport: " << loaded.errors
               << (loaded.errors == 1 ? " error, " : " errors, ")
