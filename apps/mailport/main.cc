@@ -185,6 +185,7 @@ int RunQueueList(const LoadedConfig& loaded) {
 
 int main(int argc, char** argv) {
   CLI::App app{"mailport administration"};
+  app.set_version_flag("--version", "mailport " MAILPORT_VERSION);
   app.require_subcommand(1);
   std::optional<std::filesystem::path> config_directory;
   std::filesystem::path data_directory = mailport::apps::kDefaultDataDirectory;

@@ -94,6 +94,7 @@ void PrintDemoInstructions(const mailport::config::Settings& settings,
 
 int main(int argc, char** argv) {
   CLI::App app{"mailport mail server daemon"};
+  app.set_version_flag("--version", "mailportd " MAILPORT_VERSION);
   std::optional<std::filesystem::path> config_directory;
   std::filesystem::path data_directory = mailport::apps::kDefaultDataDirectory;
   std::string log_level = "info";

@@ -405,7 +405,7 @@ int Server::Run() {
               service.submission ? ", submission" : "");
   }
   impl_->WaitForSignal();
-  log::Info("daemon started: mailport {}", "0.1.0");
+  log::Info("daemon started: mailport {}", MAILPORT_VERSION);
 
   std::vector<std::thread> workers;
   for (unsigned i = 1; i < impl_->threads; ++i) {
