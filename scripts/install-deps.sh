@@ -35,9 +35,9 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 
-# Packages such as postfix start their system service when installed; the
-# tests run their own instances on loopback, so keep the system ones off
-# while apt runs (policy-rc.d exit status 101 means "action forbidden").
+# Packages such as postfix start their system service when installed.  The
+# tests run their own instances on loopback, so the system ones stay off
+# while apt runs: a policy-rc.d that exits with 101 forbids the start.
 policy=/usr/sbin/policy-rc.d
 added_policy=0
 if [[ ! -e "$policy" ]]; then

@@ -172,7 +172,7 @@ void ParseMasterCf(std::string_view text, const std::string& file,
     }
 
     // "submission inet n - y - smtpd -o ..." lost a column: the command
-    // slot then holds an option, and the real command is an argument.
+    // slot then contains an option, and the real command is an argument.
     if (!tokens[7].braced && !tokens[7].text.empty() &&
         tokens[7].text.front() == '-') {
       AddError(config.diagnostics, file, line.line,

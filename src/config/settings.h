@@ -105,13 +105,13 @@ struct SmtpdService {
 
   std::size_t message_size_limit = 10240000;  // bytes, 0 = unlimited
   std::size_t recipient_limit = 1000;         // smtpd_recipient_limit
-  std::size_t line_length_limit = 2048;       // longest command or text line
+  std::size_t line_length_limit = 2048;       // maximum length of a command line
   int soft_error_limit = 10;          // errors before each reply is delayed
   int hard_error_limit = 20;          // errors before the session is closed
   std::chrono::seconds timeout{300};  // smtpd_timeout, per read
   std::chrono::seconds session_timeout{3600};  // whole session
   std::chrono::milliseconds error_sleep_time{1000};
-  // A failed AUTH is answered after sasl_failure_delay; after
+  // A failed AUTH gets its 535 reply after sasl_failure_delay.  After
   // sasl_failure_limit failures in one session the server closes it.
   std::chrono::milliseconds sasl_failure_delay{1000};
   int sasl_failure_limit = 3;

@@ -37,8 +37,8 @@
 
 namespace mailport::server {
 
-// What every session of one smtpd service shares.  Owned by the Server,
-// which outlives all sessions.
+// State shared by every session of one smtpd service.  Owned by the
+// Server, which outlives all sessions.
 struct ServiceContext {
   const config::SmtpdService* service = nullptr;
   const config::GlobalSettings* global = nullptr;

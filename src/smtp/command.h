@@ -3,8 +3,8 @@
 // ParseCommandLine() splits a command line into its verb and argument;
 // ParseMailFrom() and ParseRcptTo() parse the reverse-path, forward-path and
 // ESMTP parameters of MAIL and RCPT.  The parsers accept what RFC 5321
-// allows and, like most MTAs, a missing space after the colon
-// ("MAIL FROM: <a@b>"); they reject everything else with an error text
+// allows and, like most MTAs, a space after the colon
+// ("MAIL FROM: <a@b>").  They reject everything else with an error text
 // suitable for a 501 reply.  Source routes ("@a,@b:user@c") are accepted
 // and dropped, as RFC 5321 section 4.1.1.3 permits.  A quoted local part
 // whose content is also a valid dot-string is stored unquoted

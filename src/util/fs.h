@@ -1,9 +1,10 @@
 // Durable file operations.
 //
 // A file written with WriteFileDurably() either exists with its full content
-// after a crash or power loss, or does not exist: the data goes to a
-// temporary file in the same directory, which is fsynced, renamed into place,
-// and then the directory itself is fsynced so that the rename is on disk.
+// after a crash or power loss, or does not exist.  The data goes to a
+// temporary file in the same directory, which is fsynced and renamed into
+// place.  Then the directory itself is fsynced, so that the rename is on
+// disk.
 // These calls block on the disk; network code runs them on a disk thread.
 #pragma once
 

@@ -1,8 +1,8 @@
 // Result types shared by every mailport library.
 //
-// An Error carries a message written for the operator and a flag that says
-// whether the same operation may succeed later (temporary) or never will
-// (permanent).  SMTP maps the two onto 4xx and 5xx replies, the queue onto
+// An Error carries a message written for the operator and a flag that
+// marks whether the same operation may succeed later (temporary) or never
+// will (permanent).  SMTP maps the two onto 4xx and 5xx replies, the queue onto
 // "deferred" and "bounced".  Exceptions are not used across library
 // boundaries; functions that can fail return Result<T> or Status.
 #pragma once
@@ -26,7 +26,7 @@ inline Error PermanentError(std::string message) {
   return Error{std::move(message), false};
 }
 
-// Result<T> holds either a value or an Error.
+// Result<T> contains either a value or an Error.
 template <typename T>
 class [[nodiscard]] Result {
  public:
