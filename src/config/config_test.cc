@@ -243,7 +243,9 @@ TEST(MasterCf, Columns) {
   EXPECT_EQ(service.overrides[1].name, "smtpd_banner");
   EXPECT_EQ(service.overrides[1].value, "hello there $myhostname");
   EXPECT_EQ(service.overrides[2].value, "encrypt");
-  EXPECT_EQ(service.overrides[2].line, 2);
+  // Each override names the physical line it is on.
+  EXPECT_EQ(service.overrides[0].line, 3);
+  EXPECT_EQ(service.overrides[2].line, 5);
 }
 
 TEST(MasterCf, SyntaxErrors) {
@@ -645,13 +647,13 @@ TEST(Values, ErrorInDefaultNamesReferencedSetting) {
   }
 }
 
-TEST(Values, ErrorInOverrideNamesMasterLine) {
+TEST(Values, ErrorInOverrideNamesItsLine) {
   Loaded loaded = LoadText("",
                            "# services\n"
                            "127.0.0.1:25 inet n - n - - smtpd\n"
                            "  -o smtpd_tls_security_level=strict\n");
   EXPECT_THAT(loaded.messages,
-              ElementsAre("master.cf:2: error: invalid "
+              ElementsAre("master.cf:3: error: invalid "
                           "smtpd_tls_security_level value \"strict\": "
                           "expected none, may or encrypt"));
 }
@@ -841,7 +843,7 @@ TEST(Unknown, TypoGetsSuggestion) {
                        "\"smtpd_tls_secutiry_level\" is ignored; did you "
                        "mean \"smtpd_tls_security_level\"?"));
   EXPECT_THAT(loaded.messages,
-              Contains("master.cf:1: warning: unknown parameter "
+              Contains("master.cf:2: warning: unknown parameter "
                        "\"smtpd_sasl_auth_enabel\" in -o override of "
                        "service \"127.0.0.1:25\" is ignored; did you mean "
                        "\"smtpd_sasl_auth_enable\"?"));
@@ -854,7 +856,7 @@ TEST(Unknown, OverrideWarningNamesMasterLine) {
                            "  -o smtpd_sasl_auth_enable=yes\n"
                            "  -o milter_macro_daemon_name=ORIGINATING\n");
   EXPECT_THAT(loaded.messages,
-              ElementsAre("master.cf:2: warning: unknown parameter "
+              ElementsAre("master.cf:5: warning: unknown parameter "
                           "\"milter_macro_daemon_name\" in -o override of "
                           "service \"127.0.0.1:587\" is ignored"));
 }

@@ -56,6 +56,17 @@ size_t FindClosing(std::string_view text, size_t open) {
 struct LogicalLine {
   std::string text;
   int line = 0;  // first physical line
+  // Where each physical line's text starts in `text`, and its number, so
+  // that a diagnostic about one token can name the line it is on.
+  std::vector<std::pair<size_t, int>> starts;
+
+  int LineAt(size_t offset) const {
+    int found = line;
+    for (const auto& [start, number] : starts) {
+      if (start <= offset) found = number;
+    }
+    return found;
+  }
 };
 
 // Joins continuation lines.  Comment lines and blank lines are skipped and
@@ -84,10 +95,11 @@ std::vector<LogicalLine> JoinLines(std::string_view text,
         continue;
       }
       lines.back().text += ' ';
+      lines.back().starts.emplace_back(lines.back().text.size(), number);
       lines.back().text += trimmed;
       continue;
     }
-    lines.push_back({std::string(trimmed), number});
+    lines.push_back({std::string(trimmed), number, {{0, number}}});
   }
   return lines;
 }
@@ -130,6 +142,7 @@ void ParseMainCf(std::string_view text, const std::string& file,
 struct Token {
   std::string text;  // for a braced token, the trimmed text inside
   bool braced = false;
+  size_t offset = 0;  // where the token starts in the logical line
 };
 
 // Splits a master.cf line into white-space separated tokens, keeping
@@ -143,13 +156,14 @@ bool Tokenize(std::string_view text, std::vector<Token>& tokens) {
       size_t close = text.find('}', i);
       if (close == std::string_view::npos) return false;
       tokens.push_back(
-          {std::string(Trim(text.substr(i + 1, close - i - 1))), true});
+          {std::string(Trim(text.substr(i + 1, close - i - 1))), true, i});
       i = close + 1;
       continue;
     }
     size_t start = i;
     while (i < text.size() && !IsBlank(text[i])) ++i;
-    tokens.push_back({std::string(text.substr(start, i - start)), false});
+    tokens.push_back(
+        {std::string(text.substr(start, i - start)), false, start});
   }
   return true;
 }
@@ -202,8 +216,9 @@ void ParseMasterCf(std::string_view text, const std::string& file,
         service.arguments.push_back(tokens[i].text);
         continue;
       }
+      int override_line = line.LineAt(tokens[i].offset);
       if (i + 1 >= tokens.size()) {
-        AddError(config.diagnostics, file, line.line,
+        AddError(config.diagnostics, file, override_line,
                  "\"-o\" at the end of the line; expected \"-o name=value\"");
         valid = false;
         break;
@@ -213,7 +228,7 @@ void ParseMasterCf(std::string_view text, const std::string& file,
       std::string name(Trim(std::string_view(pair).substr(
           0, equals == std::string::npos ? pair.size() : equals)));
       if (equals == std::string::npos || !IsParameterName(name)) {
-        AddError(config.diagnostics, file, line.line,
+        AddError(config.diagnostics, file, override_line,
                  fmt::format("invalid -o argument \"{}\": expected "
                              "\"-o name=value\" or \"-o {{ name = value }}\"",
                              pair));
@@ -221,7 +236,7 @@ void ParseMasterCf(std::string_view text, const std::string& file,
         continue;
       }
       std::string value(Trim(std::string_view(pair).substr(equals + 1)));
-      service.overrides.push_back({name, value, file, line.line});
+      service.overrides.push_back({name, value, file, override_line});
     }
     if (!valid) continue;
 
