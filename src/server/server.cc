@@ -295,11 +295,11 @@ Status Server::StartQueue() {
   const config::GlobalSettings& global = impl_->settings.global;
   delivery::MaildirTransport* local = impl_->local.get();
   queue::TransportSelector select =
-      [&global, local](std::string_view recipient) -> queue::Transport* {
+      [local](std::string_view recipient) -> queue::Transport* {
     std::string domain = smtp::DomainOf(recipient);
-    for (const std::string& destination : global.mydestination) {
-      if (destination == domain) return local;
-    }
+    // The session qualifies every recipient, so an empty domain is never
+    // local here, although IsLocalDomain() treats it as local.
+    if (!domain.empty() && local->IsLocalDomain(domain)) return local;
     return nullptr;
   };
   impl_->queue_manager = std::make_unique<queue::QueueManager>(

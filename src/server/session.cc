@@ -886,10 +886,8 @@ bool Session::ClientInMynetworks() const {
 }
 
 Session::Decision Session::EvaluateRestrictions(
-    const std::vector<config::Restriction>& restrictions,
-    const std::string& recipient, config::Restriction& decided_by) const {
-  std::string domain = smtp::DomainOf(recipient);
-  bool local = domain.empty() || IsLocalDomain(domain);
+    const std::vector<config::Restriction>& restrictions, bool local,
+    config::Restriction& decided_by) const {
   for (config::Restriction restriction : restrictions) {
     decided_by = restriction;
     switch (restriction) {
@@ -929,6 +927,8 @@ std::optional<Reply> Session::CheckRestrictions(
   };
   std::string sender =
       transaction_ ? log::Sanitize(transaction_->sender) : std::string();
+  std::string domain = smtp::DomainOf(recipient);
+  bool local = domain.empty() || IsLocalDomain(domain);
   const Stage stages[] = {
       {service_.client_restrictions, "Client host rejected",
        client_name_ + "[" + client_address_ + "]"},
@@ -943,7 +943,7 @@ std::optional<Reply> Session::CheckRestrictions(
   for (const Stage& stage : stages) {
     config::Restriction decided_by = config::Restriction::kPermit;
     Decision decision =
-        EvaluateRestrictions(stage.restrictions, recipient, decided_by);
+        EvaluateRestrictions(stage.restrictions, local, decided_by);
     if (decision != Decision::kReject && decision != Decision::kDefer) {
       continue;
     }

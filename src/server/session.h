@@ -134,8 +134,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // RCPT policy: smtpd_relay_restrictions, then
   // smtpd_recipient_restrictions.
   Decision EvaluateRestrictions(
-      const std::vector<config::Restriction>& restrictions,
-      const std::string& recipient, config::Restriction& decided_by) const;
+      const std::vector<config::Restriction>& restrictions, bool local,
+      config::Restriction& decided_by) const;
   std::optional<smtp::Reply> CheckRestrictions(
       const std::string& recipient) const;
   bool IsLocalDomain(const std::string& domain) const;

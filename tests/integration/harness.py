@@ -444,6 +444,26 @@ class SmtpClient:
             return True
 
 
+def connect(server, service="plain"):
+    """Open a session to `service` and check its 220 greeting."""
+    client = SmtpClient(
+        server.ports[service], implicit_tls=service in server.implicit_tls
+    )
+    code, lines = client.greeting
+    assert code == 220, f"greeting {code} {lines}"
+    return client
+
+
+def assert_reply(reply, code, enhanced=None):
+    """Check a (code, lines) reply against a code and enhanced code."""
+    got, lines = reply
+    assert got == code, f"expected {code} {enhanced or ''}, got {got} {lines}"
+    if enhanced is not None:
+        assert (
+            enhanced_code(lines) == enhanced
+        ), f"expected enhanced code {enhanced}, got {lines}"
+
+
 def enhanced_code(lines):
     """Return the RFC 3463 enhanced status code that starts a reply."""
     match = re.match(r"(\d\.\d{1,3}\.\d{1,3})\b", lines[0])

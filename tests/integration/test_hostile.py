@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 import harness
-from harness import SmtpClient, enhanced_code
+from harness import SmtpClient, assert_reply, connect, enhanced_code
 
 SIZE_LIMIT = 20000
 RECIPIENT_LIMIT = 10
@@ -77,24 +77,6 @@ def server():
     for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
         assert marker not in log, f"sanitizer report in the log:\n{log}"
     assert stopped_code == 0, f"exit code {stopped_code}; its log:\n{log}"
-
-
-def connect(server, service="plain"):
-    client = SmtpClient(
-        server.ports[service], implicit_tls=service in server.implicit_tls
-    )
-    code, lines = client.greeting
-    assert code == 220, f"greeting {code} {lines}"
-    return client
-
-
-def assert_reply(reply, code, enhanced=None):
-    got, lines = reply
-    assert got == code, f"expected {code} {enhanced or ''}, got {got} {lines}"
-    if enhanced is not None:
-        assert (
-            enhanced_code(lines) == enhanced
-        ), f"expected enhanced code {enhanced}, got {lines}"
 
 
 def read_replies(client, count):

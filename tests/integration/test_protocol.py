@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 import harness
-from harness import SmtpClient, enhanced_code
+from harness import assert_reply, connect, enhanced_code
 
 EXTRA_MAIN = {
     "message_size_limit": "200000",
@@ -21,24 +21,6 @@ EXTRA_MAIN = {
 EXTRA_SERVICES = [("opportunistic", "-o smtpd_sasl_auth_enable=yes")]
 
 ALICE_PLAIN = base64.b64encode(b"\0alice\0secret").decode()
-
-
-def connect(server, service):
-    client = SmtpClient(
-        server.ports[service], implicit_tls=service in server.implicit_tls
-    )
-    code, lines = client.greeting
-    assert code == 220, f"greeting {code} {lines}"
-    return client
-
-
-def assert_reply(reply, code, enhanced=None):
-    got, lines = reply
-    assert got == code, f"expected {code} {enhanced or ''}, got {got} {lines}"
-    if enhanced is not None:
-        assert (
-            enhanced_code(lines) == enhanced
-        ), f"expected enhanced code {enhanced}, got {lines}"
 
 
 def authenticated(server, service="submission"):
