@@ -26,7 +26,7 @@
 //
 // Errors: a malformed line (no ':' or an empty name) is a permanent error
 // naming the file and line; I/O failures are temporary errors.  Invalid
-// names and passwords given to a writer are permanent errors that say what
+// names and passwords given to a writer are permanent errors that state what
 // is wrong with the value (never echoing a password) and how to fix it.
 //
 // Thread safety: a PasswdFile is a plain value (no locking); UserDatabase

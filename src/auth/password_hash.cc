@@ -132,7 +132,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return difference == 0;
 }
 
-// Zeroes crypt_data on destruction, because it holds intermediate values
+// Zeroes crypt_data on destruction, because it contains intermediate values
 // derived from the password.
 struct CryptDataDeleter {
   void operator()(crypt_data* data) const {

@@ -29,7 +29,7 @@ class PlainMechanism : public SaslMechanism {
  public:
   SaslStep Start(std::optional<std::string_view> initial_response) override {
     // RFC 4954 section 4: without an initial response the server sends an
-    // empty challenge and the client answers with the message.
+    // empty challenge and the client replies with the message.
     if (!initial_response) return Challenge("");
     return Finish(*initial_response);
   }
@@ -80,7 +80,7 @@ class PlainMechanism : public SaslMechanism {
   bool done_ = false;
 };
 
-// LOGIN as Microsoft and most clients implement it: the server asks for
+// LOGIN as Microsoft and most clients implement it: the server prompts for
 // "Username:" and then "Password:".
 class LoginMechanism : public SaslMechanism {
  public:

@@ -56,8 +56,8 @@ size_t FindClosing(std::string_view text, size_t open) {
 struct LogicalLine {
   std::string text;
   int line = 0;  // first physical line
-  // Where each physical line's text starts in `text`, and its number, so
-  // that a diagnostic about one token can name the line it is on.
+  // Start offset in `text` and number of each physical line, so that a
+  // diagnostic about one token can name the line it is on.
   std::vector<std::pair<size_t, int>> starts;
 
   int LineAt(size_t offset) const {

@@ -62,7 +62,7 @@ class MaildirTransport : public queue::Transport {
 
   // Returns true when `recipient` is in a local domain and is a known user.
   // It also returns false when the lookup failed temporarily, so a caller
-  // that must answer 4xx in that case uses MailboxFor() instead.
+  // that must reply 4xx in that case uses MailboxFor() instead.
   bool IsLocalRecipient(std::string_view recipient);
 
   // Returns the Maildir directory for `recipient`.  The error is permanent

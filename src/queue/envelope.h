@@ -1,5 +1,5 @@
-// The envelope of a queued message: what SMTP said about it, apart from the
-// message content itself.
+// The envelope of a queued message: the SMTP transaction's sender,
+// recipients and client details, apart from the message content itself.
 #pragma once
 
 #include <chrono>

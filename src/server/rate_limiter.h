@@ -4,8 +4,8 @@
 // Allow(key) counts one event for `key` (a client address) and returns
 // false once the key has had more than `limit` events in its current
 // window of `window` length.  A key's window starts with its first event.
-// Safe to call from several threads; the table forgets expired keys, so
-// its size is bounded by the clients seen within one window.
+// Safe to call from several threads.  The table drops expired keys, so its
+// size is bounded by the clients seen within one window.
 #pragma once
 
 #include <chrono>
